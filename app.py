@@ -1,0 +1,105 @@
+"""Dugnad's application factory."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, session
+from flask_login import current_user
+
+from dugnad import cli, mail
+from dugnad.extensions import babel, csrf, db, login_manager, migrate
+from dugnad.models import User
+
+LANGUAGES = {"nb": "Norsk bokmål", "nn": "Norsk nynorsk", "en": "English"}
+
+
+def _secret_key(instance_path: str) -> str:
+    """SECRET_KEY from the environment, else one made once per installation.
+
+    A random key kept under instance/ (never a default in the code) lets
+    `make run` work out of the box without making every installation share a key.
+    """
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _database_url(instance_path: str) -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith("postgres://"):  # the form many hosts hand out
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url or f"sqlite:///{Path(instance_path) / 'dugnad.sqlite'}"
+
+
+def select_locale() -> str:
+    if current_user.is_authenticated and current_user.locale in LANGUAGES:
+        return current_user.locale
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return "nb"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    env = os.environ.get
+    app.config.from_mapping(
+        SECRET_KEY=None,
+        SQLALCHEMY_DATABASE_URI=None,
+        MAIL_SERVER=env("MAIL_SERVER", ""),
+        MAIL_PORT=int(env("MAIL_PORT", "25")),
+        MAIL_USE_TLS=env("MAIL_USE_TLS", "") in ("1", "true", "yes"),
+        MAIL_USERNAME=env("MAIL_USERNAME", ""),
+        MAIL_PASSWORD=env("MAIL_PASSWORD", ""),
+        MAIL_DEFAULT_SENDER=env("MAIL_DEFAULT_SENDER", "Dugnad <noreply@dugnad.local>"),
+        #: Days an emailed agreement link stays valid.
+        AGREEMENT_LINK_DAYS=int(env("AGREEMENT_LINK_DAYS", "30")),
+        BABEL_DEFAULT_LOCALE="nb",
+        BABEL_DEFAULT_TIMEZONE="Europe/Oslo",
+        BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+    )
+    if test_config:
+        app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    if not app.config["SQLALCHEMY_DATABASE_URI"]:
+        app.config["SQLALCHEMY_DATABASE_URI"] = _database_url(app.instance_path)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None  # the login page explains itself
+    babel.init_app(app, locale_selector=select_locale)
+    mail.init_app(app)
+    cli.init_app(app)
+
+    from blueprints import register_blueprints
+    from blueprints.errors import register_error_handlers
+    from dugnad import ui
+
+    register_blueprints(app)
+    register_error_handlers(app)
+    ui.init_app(app, LANGUAGES)
+
+    return app
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    return db.session.get(User, int(user_id))

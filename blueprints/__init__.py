@@ -1,0 +1,26 @@
+"""One blueprint package per domain; each has `bp`, `routes.py` and `forms.py`."""
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from .admin import bp as admin_bp
+    from .agreements import bp as agreements_bp
+    from .auth import bp as auth_bp
+    from .mailbox import bp as mailbox_bp
+    from .main import bp as main_bp
+    from .meetings import bp as meetings_bp
+    from .organizations import bp as organizations_bp
+    from .respond import bp as respond_bp
+
+    for blueprint in (
+        main_bp,
+        auth_bp,
+        organizations_bp,
+        meetings_bp,
+        agreements_bp,
+        respond_bp,
+        mailbox_bp,
+        admin_bp,
+    ):
+        app.register_blueprint(blueprint)

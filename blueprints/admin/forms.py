@@ -1,0 +1,51 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.no import orgnr
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
+
+from dugnad.extensions import db
+from dugnad.models import Municipality, User
+
+
+class UserForm(FlaskForm):
+    name = StringField(_l("Navn"), validators=[DataRequired(_l("Skriv navnet.")), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))])
+    email = EmailField(
+        _l("E-postadresse"),
+        validators=[DataRequired(_l("Skriv e-postadressen.")), Email(_l("Skriv en gyldig e-postadresse.")), Length(max=254)],
+    )
+    title = StringField(_l("Stilling"), validators=[Length(max=120, message=_l("Stillingen kan ha høyst %(max)d tegn."))])
+    role = SelectField(_l("Rolle"), choices=[SelectChoice("staff", _l("Saksbehandler")), SelectChoice("admin", _l("Administrator"))])
+    password = PasswordField(
+        _l("Midlertidig passord"),
+        description=_l("Minst 12 tegn. Gi det til brukeren på en trygg måte."),
+        validators=[DataRequired(_l("Skriv et passord.")), Length(min=12, max=200, message=_l("Passordet må ha minst %(min)d tegn."))],
+    )
+
+    def validate_email(self, field):
+        exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data.strip().lower()))
+        if exists:
+            raise ValidationError(_l("Det finnes allerede en bruker med denne e-postadressen."))
+
+
+class MunicipalityForm(FlaskForm):
+    name = StringField(_l("Navn"), validators=[DataRequired(_l("Skriv kommunens navn.")), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))])
+    kommunenummer = StringField(
+        _l("Kommunenummer"),
+        validators=[DataRequired(_l("Skriv kommunenummeret.")), Regexp(r"^\d{4}$", message=_l("Kommunenummeret har 4 siffer."))],
+    )
+    org_number = StringField(_l("Organisasjonsnummer"), validators=[DataRequired(_l("Skriv kommunens organisasjonsnummer."))])
+    address = StringField(_l("Adresse"), validators=[Length(max=200, message=_l("Adressen kan ha høyst %(max)d tegn."))])
+
+    def validate_kommunenummer(self, field):
+        if db.session.scalar(select(Municipality.id).where(Municipality.kommunenummer == field.data)):
+            raise ValidationError(_l("En kommune med dette nummeret finnes allerede."))
+
+    def validate_org_number(self, field):
+        try:
+            field.data = orgnr.validate(field.data)
+        except StdnumError:
+            raise ValidationError(_l("Organisasjonsnummeret er ikke gyldig.")) from None

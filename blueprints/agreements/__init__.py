@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("agreements", __name__, url_prefix="/agreements")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,101 @@
+from flask import abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from dugnad import agreements as ops
+from dugnad.extensions import db
+from dugnad.meetings import AnswerClosed, answer_invitation
+from dugnad.models import Agreement, Invitation
+from dugnad.tokens import LinkProblem, Purpose, resolve
+
+from ..actor import link_actor
+from . import bp
+from .forms import AcceptForm, InvitationAnswerForm, ReasonForm
+
+
+def _linked(model, link):
+    """The object a link points to, in the link's own municipality."""
+    obj = db.session.scalar(
+        select(model).where(model.id == link.object_id, model.municipality_id == link.municipality_id)
+    )
+    if obj is None:  # the object was deleted after the link was sent
+        raise LinkProblem("unknown", 404)
+    return obj
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def invitation(token: str):
+    """An organisation answers an invitation; the answer can change until the start."""
+    link = resolve(token, Purpose.ANSWER_INVITATION)
+    invitation = _linked(Invitation, link)
+    form = InvitationAnswerForm(
+        data=None if request.method == "POST" else {
+            "answer": None if invitation.answer == "pending" else invitation.answer,
+            "comment": invitation.comment,
+        }
+    )
+    if form.validate_on_submit():
+        actor = link_actor(invitation.organization.name)
+        try:
+            answer_invitation(invitation, form.answer.data == "attending", form.comment.data or "", actor)
+        except AnswerClosed:
+            raise LinkProblem("expired", 410) from None
+        db.session.commit()
+        return redirect(url_for("respond.invitation", token=token, saved=1))
+    return render_template(
+        "respond/invitation.html",
+        invitation=invitation,
+        meeting=invitation.meeting,
+        form=form,
+        saved=request.args.get("saved") == "1" and not form.errors,
+    ), 400 if form.errors else 200
+
+
+def _agreement_page(agreement, accept_form, decline_form, changes_form, status=200):
+    return render_template(
+        "respond/agreement.html",
+        agreement=agreement,
+        version=agreement.latest_version,
+        accept_form=accept_form,
+        decline_form=decline_form,
+        changes_form=changes_form,
+    ), status
+
+
+@bp.route("/agreement/<token>", methods=["GET", "POST"])
+def agreement(token: str):
+    """The organisation reads the exact version sent, then accepts, declines or asks for changes."""
+    link = resolve(token, Purpose.REVIEW_AGREEMENT)
+    agreement = _linked(Agreement, link)
+    accept_form = AcceptForm(prefix="accept")
+    decline_form = ReasonForm(prefix="decline")
+    changes_form = ReasonForm(prefix="changes")
+    if request.method == "GET":
+        return _agreement_page(agreement, accept_form, decline_form, changes_form)
+
+    action = request.form.get("action")
+    organization = agreement.organization.name
+    if action == "accept" and accept_form.validate_on_submit():
+        name, role = accept_form.name.data.strip(), accept_form.role.data.strip()
+        ops.accept(agreement, link, name, role, link_actor(f"{name}, {role} ({organization})"))
+    elif action in ("decline", "request_changes"):
+        form = decline_form if action == "decline" else changes_form
+        if not form.validate_on_submit():
+            return _agreement_page(agreement, accept_form, decline_form, changes_form, 400)
+        ops.answer_with_reason(agreement, link, action, form.reason.data.strip(), link_actor(organization))
+    elif action == "accept":
+        return _agreement_page(agreement, accept_form, decline_form, changes_form, 400)
+    else:
+        abort(400)
+    db.session.commit()
+    return redirect(url_for("respond.agreement_done", token=token))
+
+
+@bp.route("/agreement/<token>/done")
+def agreement_done(token: str):
+    """The receipt after answering: what was answered, read-only."""
+    link = resolve(token, Purpose.REVIEW_AGREEMENT, allow_used=True)
+    if link.used_at is None:
+        return redirect(url_for("respond.agreement", token=token))
+    agreement = _linked(Agreement, link)
+    return render_template("respond/agreement_done.html", agreement=agreement, message=_("Takk for svaret."))

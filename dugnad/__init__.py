@@ -1,0 +1,1 @@
+"""Dugnad's domain: models and the operations views call (no HTTP here)."""

@@ -1,0 +1,104 @@
+"""Command-line operations: `flask create-municipality`, `create-user`, `demo`, `outbox`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import select
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.no import orgnr
+
+from . import accounts, mail
+from .extensions import db
+from .models import Municipality, User
+
+
+@click.command("create-municipality")
+@click.option("--name", required=True, help="e.g. 'Surnadal kommune'")
+@click.option("--number", "kommunenummer", required=True, help="4-digit kommunenummer")
+@click.option("--org-number", required=True, help="the municipality's organisation number")
+@click.option("--address", default="")
+@with_appcontext
+def create_municipality_command(name, kommunenummer, org_number, address):
+    """Create a municipality (tenant)."""
+    if not (len(kommunenummer) == 4 and kommunenummer.isdigit()):
+        raise click.BadParameter("must be 4 digits", param_hint="--number")
+    try:
+        org_number = orgnr.validate(org_number)
+    except StdnumError:
+        raise click.BadParameter("not a valid organisation number", param_hint="--org-number") from None
+    if db.session.scalar(select(Municipality).where(Municipality.kommunenummer == kommunenummer)):
+        raise click.ClickException(f"municipality {kommunenummer} exists already")
+    municipality = accounts.create_municipality(name, kommunenummer, org_number, address)
+    db.session.commit()
+    click.echo(f"Created {municipality.name} ({municipality.kommunenummer}).")
+
+
+@click.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(["staff", "admin", "operator"]), required=True)
+@click.option("--municipality", "kommunenummer", help="kommunenummer; not for operators")
+@click.option("--title", default="")
+@click.password_option()
+@with_appcontext
+def create_user_command(email, name, role, kommunenummer, title, password):
+    """Create a user. Staff and admins belong to a municipality; operators to none."""
+    municipality_id = None
+    if role == "operator":
+        if kommunenummer:
+            raise click.BadParameter("operators belong to no municipality", param_hint="--municipality")
+    else:
+        if not kommunenummer:
+            raise click.BadParameter("required for staff and admin", param_hint="--municipality")
+        municipality = db.session.scalar(select(Municipality).where(Municipality.kommunenummer == kommunenummer))
+        if municipality is None:
+            raise click.ClickException(f"no municipality {kommunenummer}")
+        municipality_id = municipality.id
+    if db.session.scalar(select(User).where(User.email == email.strip().lower())):
+        raise click.ClickException(f"a user {email} exists already")
+    if len(password) < 12:
+        raise click.BadParameter("at least 12 characters", param_hint="password")
+    accounts.create_user(municipality_id, email, name, role, password, title=title)
+    db.session.commit()
+    click.echo(f"Created {role} {email}.")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load the demo municipality (idempotent) and print how to log in."""
+    from .demo import load_demo
+
+    created = load_demo()
+    db.session.commit()
+    if created:
+        click.echo("Demo data loaded.")
+    from .demo import CREDENTIALS
+
+    click.echo("Log in at http://127.0.0.1:5000 as:")
+    for role, (email, password) in CREDENTIALS.items():
+        click.echo(f"  {role:<6} {email}  password: {password}")
+
+
+@click.group("outbox")
+def outbox_group():
+    """The mail outbox."""
+
+
+@outbox_group.command("deliver")
+@with_appcontext
+def outbox_deliver_command():
+    """Send pending messages over SMTP (needs MAIL_SERVER)."""
+    from flask import current_app
+
+    if not current_app.config["MAIL_SERVER"]:
+        raise click.ClickException("MAIL_SERVER is not set; messages stay in the Mailbox page")
+    sent, failed = mail.deliver_pending()
+    click.echo(f"sent {sent}, failed {failed}")
+
+
+def init_app(app: Flask) -> None:
+    for command in (create_municipality_command, create_user_command, demo_command, outbox_group):
+        app.cli.add_command(command)

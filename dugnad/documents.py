@@ -1,0 +1,38 @@
+"""The agreement as a document: the frozen HTML of a version and the signed PDF."""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import render_template
+from flask_babel import force_locale
+
+from .models import Agreement, AgreementVersion, AuditEvent
+from .pdf import render_pdf
+
+
+def sha256_hex(data: bytes | str) -> str:
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def render_version_html(agreement: Agreement, content: dict) -> str:
+    """The document as the organisation reads it and both parties sign it."""
+    # The document's language is fixed (bokmål for now), whatever the sender's UI is.
+    with force_locale("nb"):
+        return render_template("agreements/_document.html", agreement=agreement, content=content)
+
+
+def render_signed_pdf(
+    agreement: Agreement, version: AgreementVersion, events: list[AuditEvent]
+) -> bytes:
+    with force_locale("nb"):
+        html = render_template(
+            "pdf/signed_agreement.html",
+            agreement=agreement,
+            version=version,
+            signatures=agreement.signatures,
+            events=events,
+        )
+    return render_pdf(html)

@@ -1,0 +1,368 @@
+"""The data model. Every row belongs to exactly one municipality (the tenant).
+
+Operators are the one exception: they run the installation and belong to none.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .timeutil import UTCDateTime, now_utc
+
+
+class Role(enum.StrEnum):
+    STAFF = "staff"
+    ADMIN = "admin"
+    OPERATOR = "operator"
+
+
+class Municipality(db.Model):
+    __tablename__ = "municipality"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: SSB's 4-digit number; data, not code, since numbers change at reforms.
+    kommunenummer: Mapped[str] = mapped_column(String(4), unique=True)
+    org_number: Mapped[str] = mapped_column(String(9))
+    address: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    __table_args__ = (
+        CheckConstraint("length(kommunenummer) = 4", name="kommunenummer_len"),
+    )
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user_account"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: staff | admin | operator
+    role: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: Interface language: nb, nn or en.
+    locale: Mapped[str] = mapped_column(String(5), default="nb")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    municipality: Mapped[Municipality | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("role IN ('staff', 'admin', 'operator')", name="role_known"),
+        CheckConstraint(
+            "role = 'operator' OR municipality_id IS NOT NULL", name="tenant_member"
+        ),
+    )
+
+    def set_password(self, password: str) -> None:
+        # werkzeug's default is scrypt, a current memory-hard algorithm.
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN.value
+
+
+class Organization(db.Model):
+    __tablename__ = "organization"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    #: Optional: informal groups have none. MOD11-checked when given.
+    org_number: Mapped[str | None] = mapped_column(String(9))
+    address: Mapped[str] = mapped_column(String(200), default="")
+    postal_code: Mapped[str] = mapped_column(String(4), default="")
+    city: Mapped[str] = mapped_column(String(100), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="organization",
+        order_by="(Contact.is_primary.desc(), Contact.id)",
+        cascade="all, delete-orphan",
+    )
+
+    __table_args__ = (UniqueConstraint("municipality_id", "org_number"),)
+
+    @property
+    def primary_contact(self) -> Contact | None:
+        return next((c for c in self.contacts if c.is_primary), None)
+
+    @property
+    def notify_email(self) -> str:
+        """Where links for the organisation go: the primary contact, else its own address."""
+        contact = self.primary_contact
+        return (contact.email if contact and contact.email else "") or self.email
+
+
+class Contact(db.Model):
+    __tablename__ = "contact"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: The contact's role in the organisation, e.g. styreleder.
+    role: Mapped[str] = mapped_column(String(120), default="")
+    email: Mapped[str] = mapped_column(String(254), default="")
+    phone: Mapped[str] = mapped_column(String(30), default="")
+    is_primary: Mapped[bool] = mapped_column(default=False)
+
+    organization: Mapped[Organization] = relationship(back_populates="contacts")
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(String(300))
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    invitations: Mapped[list[Invitation]] = relationship(
+        back_populates="meeting", order_by="Invitation.id"
+    )
+
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+
+class InvitationAnswer(enum.StrEnum):
+    PENDING = "pending"
+    ATTENDING = "attending"
+    NOT_ATTENDING = "not_attending"
+
+
+class Invitation(db.Model):
+    __tablename__ = "invitation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    #: pending | attending | not_attending
+    answer: Mapped[str] = mapped_column(String(16), default=InvitationAnswer.PENDING.value)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    meeting: Mapped[Meeting] = relationship(back_populates="invitations")
+    organization: Mapped[Organization] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("meeting_id", "organization_id"),
+        CheckConstraint(
+            "answer IN ('pending', 'attending', 'not_attending')", name="answer_known"
+        ),
+    )
+
+
+class Agreement(db.Model):
+    __tablename__ = "agreement"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    #: Per municipality and year, e.g. 2026-007.
+    number: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    #: Assigned only by dugnad.lifecycle.apply_action.
+    state: Mapped[str] = mapped_column(String(24), default="draft")
+    #: The draft's section contents; frozen copies live in AgreementVersion.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The version the organisation accepted; countersigning must name it.
+    accepted_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agreement_version.id", use_alter=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+    organization: Mapped[Organization] = relationship()
+    owner: Mapped[User | None] = relationship()
+    versions: Mapped[list[AgreementVersion]] = relationship(
+        back_populates="agreement",
+        order_by="AgreementVersion.number",
+        foreign_keys="AgreementVersion.agreement_id",
+    )
+    accepted_version: Mapped[AgreementVersion | None] = relationship(
+        foreign_keys=[accepted_version_id], post_update=True
+    )
+    signatures: Mapped[list[Signature]] = relationship(
+        back_populates="agreement", order_by="Signature.signed_at"
+    )
+    signed_document: Mapped[SignedDocument | None] = relationship(
+        back_populates="agreement", uselist=False
+    )
+
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "number"),
+        CheckConstraint(
+            "state IN ('draft', 'sent', 'accepted', 'declined', "
+            "'changes_requested', 'signed', 'withdrawn')",
+            name="state_known",
+        ),
+        # An accepted or signed agreement always knows which version was accepted.
+        CheckConstraint(
+            "state NOT IN ('accepted', 'signed') OR accepted_version_id IS NOT NULL",
+            name="accepted_has_version",
+        ),
+    )
+
+    @property
+    def latest_version(self) -> AgreementVersion | None:
+        return self.versions[-1] if self.versions else None
+
+
+class AgreementVersion(db.Model):
+    __tablename__ = "agreement_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    number: Mapped[int]
+    #: The section contents as sent, never changed afterwards.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: The document as rendered at sending; what the organisation reads.
+    html: Mapped[str] = mapped_column(Text)
+    #: SHA-256 (hex) of `html` encoded as UTF-8; what signatures name.
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    agreement: Mapped[Agreement] = relationship(
+        back_populates="versions", foreign_keys=[agreement_id]
+    )
+
+    __table_args__ = (UniqueConstraint("agreement_id", "number"),)
+
+
+class Party(enum.StrEnum):
+    ORGANIZATION = "organization"
+    MUNICIPALITY = "municipality"
+
+
+class Signature(db.Model):
+    __tablename__ = "signature"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("agreement_version.id"))
+    #: organization | municipality
+    party: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(120))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    #: The hash of the version signed, copied so the evidence stands on its own.
+    version_sha256: Mapped[str] = mapped_column(String(64))
+
+    agreement: Mapped[Agreement] = relationship(back_populates="signatures")
+    version: Mapped[AgreementVersion] = relationship()
+
+    __table_args__ = (
+        # One signature per party per agreement: a double click cannot sign twice.
+        UniqueConstraint("agreement_id", "party"),
+        CheckConstraint("party IN ('organization', 'municipality')", name="party_known"),
+    )
+
+
+class SignedDocument(db.Model):
+    __tablename__ = "signed_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), unique=True)
+    #: The PDF exactly as rendered once; always served from here.
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    agreement: Mapped[Agreement] = relationship(back_populates="signed_document")
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"))
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: Who acted, readable: a user's name or "Organisation: <name> (<person>)".
+    actor_label: Mapped[str] = mapped_column(String(250))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int]
+    from_state: Mapped[str | None] = mapped_column(String(24))
+    to_state: Mapped[str | None] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(400), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_event_object", "municipality_id", "object_type", "object_id"),
+    )
+
+
+class LinkToken(db.Model):
+    """An emailed link. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "link_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: One purpose per link: answer_invitation | review_agreement
+    purpose: Mapped[str] = mapped_column(String(32))
+    object_id: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class OutboxMessage(db.Model):
+    """An email, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox_message"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(250))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    #: pending | sent | failed
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+    )
+

@@ -1,0 +1,50 @@
+"""PDF rendering with WeasyPrint, reaching nothing but the app's own static files.
+
+User-controlled text could carry URLs (an <img src="file:///etc/passwd"> pasted into
+a field would be escaped anyway, but a stylesheet or a future rich-text field must
+not widen that): the fetcher serves files under `static/` and refuses everything
+else: `file:`, `http(s):`, `data:` and any other scheme.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+
+from flask import current_app
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+#: Documents are rendered with this base URL, so `static/...` paths resolve under it.
+STATIC_BASE = "https://dugnad.invalid/static/"
+
+
+class RefusedURL(ValueError):
+    pass
+
+
+class StaticOnlyFetcher(URLFetcher):
+    """Serves `STATIC_BASE` + path from the static folder; refuses all else."""
+
+    def __init__(self, static_folder: str):
+        super().__init__()
+        self.root = Path(static_folder).resolve()
+
+    def fetch(self, url, headers=None):
+        if not url.startswith(STATIC_BASE):
+            raise RefusedURL(f"refused URL in document: {url[:80]}")
+        relative = url[len(STATIC_BASE):].split("?", 1)[0].split("#", 1)[0]
+        path = (self.root / relative).resolve()
+        if not path.is_file() or not path.is_relative_to(self.root):
+            raise RefusedURL(f"no such static file: {relative[:80]}")
+        mime, _ = mimetypes.guess_type(path.name)
+        return URLFetcherResponse(
+            url, body=path.read_bytes(), headers={"Content-Type": mime or "application/octet-stream"}
+        )
+
+
+def render_pdf(html: str) -> bytes:
+    """Render a whole HTML document to PDF (PDF/A-2a: archivable and tagged)."""
+    fetcher = StaticOnlyFetcher(current_app.static_folder)
+    document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=fetcher)
+    return document.write_pdf(pdf_variant="pdf/a-2a")

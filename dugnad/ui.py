@@ -1,0 +1,97 @@
+"""Template helpers: time in Europe/Oslo, amounts, languages, htmx caching."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+from .sections import SECTIONS
+from .timeutil import format_oslo
+
+STATE_LABELS = {
+    "draft": _l("Utkast"),
+    "sent": _l("Sendt til organisasjonen"),
+    "accepted": _l("Godtatt, venter på kommunens signatur"),
+    "declined": _l("Avslått"),
+    "changes_requested": _l("Endringer ønsket"),
+    "signed": _l("Signert"),
+    "withdrawn": _l("Trukket tilbake"),
+}
+
+ANSWER_LABELS = {
+    "pending": _l("Ikke svart"),
+    "attending": _l("Kommer"),
+    "not_attending": _l("Kommer ikke"),
+}
+
+ACTION_LABELS = {
+    "create": _l("Opprettet"),
+    "edit": _l("Utkast lagret"),
+    "send": _l("Sendt til organisasjonen"),
+    "accept": _l("Godtatt av organisasjonen"),
+    "decline": _l("Avslått av organisasjonen"),
+    "request_changes": _l("Organisasjonen ba om endringer"),
+    "countersign": _l("Signert av kommunen"),
+    "withdraw": _l("Trukket tilbake"),
+    "revise": _l("Ny versjon påbegynt"),
+    "invite": _l("Invitert"),
+    "answer": _l("Svar registrert"),
+    "update": _l("Endret"),
+}
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str) -> Markup:
+    """Escape plain text, then make its http(s) links clickable (for the Mailbox)."""
+    escaped = str(escape(text))
+    return Markup(_URL.sub(lambda m: f'<a href="{m.group(0)}">{m.group(0)}</a>', escaped))
+
+
+def paragraphs(text: str) -> Markup:
+    """Plain text as escaped paragraphs: blank lines part them, newlines break lines."""
+    blocks = [block.strip() for block in re.split(r"\n\s*\n", (text or "").replace("\r\n", "\n"))]
+    return Markup("".join(
+        f"<p>{Markup('<br>').join(escape(line) for line in block.splitlines())}</p>"
+        for block in blocks
+        if block
+    ))
+
+
+def norwegian_date(iso: str) -> str:
+    """'2026-01-31' -> '31.01.2026'."""
+    return date.fromisoformat(iso).strftime("%d.%m.%Y") if iso else ""
+
+
+def init_app(app, languages: dict[str, str]) -> None:
+    app.jinja_env.filters["oslo"] = format_oslo
+    app.jinja_env.filters["linkify"] = linkify
+    app.jinja_env.filters["paragraphs"] = paragraphs
+    app.jinja_env.filters["norwegian_date"] = norwegian_date
+    app.jinja_env.globals["SECTIONS"] = SECTIONS
+
+    @app.context_processor
+    def inject_globals():
+        from flask_babel import get_locale
+
+        return {
+            "LANGUAGES": languages,
+            "current_locale": str(get_locale()),
+            "STATE_LABELS": STATE_LABELS,
+            "ANSWER_LABELS": ANSWER_LABELS,
+            "ACTION_LABELS": ACTION_LABELS,
+        }
+
+    @app.after_request
+    def vary_on_htmx(response):
+        # The same URL answers with a fragment for htmx and a page otherwise.
+        response.vary.add("HX-Request")
+        return response
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"

@@ -1,0 +1,84 @@
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL via TEST_DATABASE_URL),
+a client that carries the CSRF token like a browser would, and factories."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from helpers import CSRFClient, Factory
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from dugnad.extensions import db
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The test database, migrated to head once per run (which also proves the migrations)."""
+    url = _database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        engine.dispose()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    return url
+
+
+def _empty_all_tables(url: str) -> None:
+    tables = list(reversed(db.metadata.sorted_tables))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if url.startswith("postgresql"):
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in tables:
+                connection.execute(table.delete())
+    engine.dispose()
+
+
+@pytest.fixture
+def app(database_url):
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    app.test_client_class = CSRFClient
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    _empty_all_tables(database_url)
+
+
+@pytest.fixture
+def client(app) -> CSRFClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def factory(app) -> Factory:
+    return Factory(app)
