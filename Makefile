@@ -26,7 +26,7 @@ install-dev: $(VENV)/.installed-dev translations
 
 # Compiled catalogues are build output, not source: made from translations/*/LC_MESSAGES/*.po.
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d translations
+	$(BIN)/pybabel compile -d translations >/dev/null
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -58,8 +58,8 @@ lint: install-dev
 
 # Find new user-facing strings and add them to every catalogue.
 extract-messages: install
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -o translations/messages.pot .
-	$(BIN)/pybabel update -q -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --omit-header
 
 # Refresh the vendored front-end packages (versions in static/vendor/VERSIONS).
 HTMX_VERSION := 2.0.11
