@@ -6,7 +6,7 @@ export FLASK_APP := app.py
 # The local PostgreSQL server of these machines; `make test` runs the suite on it too.
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: run install install-dev translations migrate test test-sqlite test-postgres lint vendor extract-messages clean
+.PHONY: bench run install install-dev translations migrate test test-sqlite test-postgres lint vendor extract-messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,7 @@ vendor:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Figures, not pass/fail: see bench/.
+bench: install-dev
+	$(BIN)/python bench/bench_pdf.py

@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from dugnad.extensions import db
 from dugnad.lifecycle import IllegalTransition
 from dugnad.tokens import LinkProblem
-from dugnad.ui import STATE_LABELS
+from dugnad.ui import STATE_LABELS, is_htmx
 
 MESSAGES = {
     400: (_l("Forespørselen kunne ikke behandles"), _l("Prøv igjen fra forrige side.")),
@@ -28,7 +28,11 @@ LINK_MESSAGES = {
 
 
 def _page(status: int, title, text):
-    return render_template("errors/error.html", title=title, text=text, status=status), status
+    headers = {}
+    if is_htmx():
+        # Show the message instead of the page's main content, not inside a fragment.
+        headers = {"HX-Retarget": "#main", "HX-Reselect": "#main", "HX-Reswap": "outerHTML"}
+    return render_template("errors/error.html", title=title, text=text, status=status), status, headers
 
 
 def register_error_handlers(app: Flask) -> None:

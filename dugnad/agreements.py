@@ -45,14 +45,16 @@ def next_number(municipality_id: int, year: int) -> str:
     return f"{prefix}{count + 1:03d}"
 
 
-def default_content(municipality: Municipality, organization: Organization) -> dict:
+def _contact_line(*parts: str) -> str:
+    return ", ".join(part.strip() for part in parts if part and part.strip())
+
+
+def default_content(municipality: Municipality, organization: Organization, owner: User) -> dict:
     """A draft pre-filled from what Dugnad knows about both parties."""
     contact = organization.primary_contact
-    org_contact = (
-        f"{contact.name}, {contact.role}, {contact.email} {contact.phone}".strip(", ")
-        if contact
-        else ""
-    )
+    contacts = [f"Kommunen: {_contact_line(owner.name, owner.title, owner.email)}"]
+    if contact:
+        contacts.append(f"Organisasjonen: {_contact_line(contact.name, contact.role, contact.email, contact.phone)}")
     return {
         "title": f"Samarbeidsavtale mellom {municipality.name} og {organization.name}",
         "purpose": (
@@ -63,7 +65,7 @@ def default_content(municipality: Municipality, organization: Organization) -> d
         "activities": "",
         "municipality_responsibilities": "",
         "organization_responsibilities": "",
-        "contacts": f"Organisasjonen: {org_contact}" if org_contact else "",
+        "contacts": "\n".join(contacts),
         "economy": "",
         "valid_from": "",
         "valid_to": "",
@@ -72,7 +74,7 @@ def default_content(municipality: Municipality, organization: Organization) -> d
 
 def create_draft(organization: Organization, user: User, actor: Actor) -> Agreement:
     municipality = db.session.get(Municipality, organization.municipality_id)
-    content = default_content(municipality, organization)
+    content = default_content(municipality, organization, user)
     agreement = Agreement(
         municipality_id=organization.municipality_id,
         organization=organization,

@@ -15,3 +15,11 @@ document.body.addEventListener("htmx:afterSwap", (event) => {
     target.focus();
   }
 });
+
+// GOV.UK pattern: after a failed submit, put focus on the error summary so it is read first.
+document.addEventListener("DOMContentLoaded", () => {
+  const summary = document.getElementById("error-summary");
+  if (summary) {
+    summary.focus();
+  }
+});

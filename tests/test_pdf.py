@@ -1,0 +1,76 @@
+"""The PDF renderer reaches only the app's own static files, and prints user text as text."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from dugnad.pdf import STATIC_BASE, RefusedURL, StaticOnlyFetcher, render_pdf
+
+
+@pytest.fixture
+def fetcher(app):
+    return StaticOnlyFetcher(app.static_folder)
+
+
+def test_fetcher_serves_the_apps_own_static_files(fetcher):
+    response = fetcher.fetch(STATIC_BASE + "css/document.css")
+    assert b"@page" in response.read()
+    assert response.headers.get_content_type() == "text/css"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "http://127.0.0.1:5000/",
+        "https://example.com/logo.png",
+        "data:text/plain;base64,aGVp",
+        "ftp://127.0.0.1/x",
+        STATIC_BASE + "../app.py",
+        STATIC_BASE + "css/../../app.py",
+        STATIC_BASE + "no-such-file.css",
+        "https://dugnad.invalid/other/x.css",
+    ],
+)
+def test_fetcher_refuses_everything_else(fetcher, url):
+    with pytest.raises(RefusedURL):
+        fetcher.fetch(url)
+
+
+def _text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+
+def test_a_document_pointing_outside_renders_without_fetching_it(app, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPPHEMMELIG")
+    html = (
+        "<html><head><link rel='stylesheet' href='file:///etc/passwd'>"
+        f"<link rel='stylesheet' href='file://{secret}'></head><body>"
+        f"<p>Hei</p><img src='file://{secret}' alt='x'>"
+        "<img src='http://127.0.0.1:9/x.png' alt='y'>"
+        f"<object data='file://{secret}'></object>"
+        "</body></html>"
+    )
+    with app.app_context():
+        pdf = render_pdf(html)
+    assert pdf.startswith(b"%PDF")
+    text = _text(pdf)
+    assert "Hei" in text
+    assert "TOPPHEMMELIG" not in text
+
+
+def test_pdf_is_pdf_a_and_names_the_page_count(app):
+    with app.app_context():
+        pdf = render_pdf(
+            "<html lang='nb'><head><title>T</title><link rel='stylesheet' href='css/document.css'></head>"
+            "<body><p>Første side</p></body></html>"
+        )
+    reader = PdfReader(io.BytesIO(pdf))
+    xmp = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    assert b"pdfaid:part" in xmp  # the PDF/A identification in the XMP metadata
+    assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged (PDF/A-2a)
+    assert "Side 1 av 1" in _text(pdf)
