@@ -22,19 +22,31 @@ def _database_url(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
-    """The test database, migrated to head once per run (which also proves the migrations)."""
+    """The test database, migrated to head once per run (which also proves the migrations).
+
+    On PostgreSQL each run gets a schema of its own, so runs side by side never meet.
+    """
     url = _database_url(tmp_path_factory)
+    schema = None
     if url.startswith("postgresql"):
+        schema = f"test_{os.getpid()}"
         engine = create_engine(url)
         with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
         engine.dispose()
+        url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "test"})
     with app.app_context():
         from flask_migrate import upgrade
 
         upgrade()
-    return url
+        db.engine.dispose()
+    yield url
+    if schema:
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 def _empty_all_tables(url: str) -> None:
