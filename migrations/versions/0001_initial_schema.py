@@ -201,6 +201,11 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_agreement_version_agreement_id'), ['agreement_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_agreement_version_municipality_id'), ['municipality_id'], unique=False)
 
+    # create_table leaves use_alter foreign keys out wherever the database can
+    # ALTER (PostgreSQL); SQLite, which cannot, already has this one inline.
+    if op.get_context().dialect.supports_alter:
+        op.create_foreign_key(op.f('fk_agreement_accepted_version_id_agreement_version'), 'agreement', 'agreement_version', ['accepted_version_id'], ['id'])
+
     op.create_table('invitation',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('municipality_id', sa.Integer(), nullable=False),
@@ -282,6 +287,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_invitation_meeting_id'))
 
     op.drop_table('invitation')
+    if op.get_context().dialect.supports_alter:
+        op.drop_constraint(op.f('fk_agreement_accepted_version_id_agreement_version'), 'agreement', type_='foreignkey')
     with op.batch_alter_table('agreement_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_agreement_version_municipality_id'))
         batch_op.drop_index(batch_op.f('ix_agreement_version_agreement_id'))
