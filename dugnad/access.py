@@ -15,6 +15,10 @@ M = TypeVar("M")
 
 STAFF_ROLES = ("staff", "admin")
 
+#: The largest value an id column holds (PostgreSQL's INTEGER); a larger id in a
+#: URL cannot name a row, and SQLite would fail on it rather than find nothing.
+MAX_ID = 2**31 - 1
+
 
 def roles_required(*roles: str):
     """Log in first; then 403 unless the user has one of `roles`."""
@@ -47,6 +51,8 @@ def get_scoped_or_404(model: type[M], object_id: int) -> M:
 
     Another municipality's object is indistinguishable from a missing one.
     """
+    if not 0 < object_id <= MAX_ID:
+        abort(404)
     obj = db.session.scalar(scoped(model).where(model.id == object_id))
     if obj is None:
         abort(404)

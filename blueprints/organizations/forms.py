@@ -42,8 +42,9 @@ class OrganizationForm(FlaskForm):
         _l("Nettside"),
         validators=[Optional(), URL(message=_l("Skriv en hel adresse, for eksempel https://lag.no.")), Length(max=300)],
     )
+    # No Optional(): it would stop validate_contact_name, which needs the empty name.
     contact_name = StringField(
-        _l("Navn på kontaktperson"), validators=[Optional(), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))]
+        _l("Navn på kontaktperson"), validators=[Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))]
     )
     contact_role = StringField(
         _l("Rolle i organisasjonen"), validators=[Optional(), Length(max=120, message=_l("Rollen kan ha høyst %(max)d tegn."))]

@@ -1,0 +1,424 @@
+"""Roles on every route (generated from the url_map), login, logout and the CLI."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from helpers import PASSWORD, login
+from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
+from world import SharedWorlds, agreement_form, meeting_form, snapshot
+
+from app import create_app
+from dugnad import demo
+from dugnad.extensions import db
+from dugnad.models import Agreement, Municipality, Signature, SignedDocument, User
+
+ALL_RULES = list(create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI": "sqlite://"}).url_map.iter_rules())
+
+
+def is_public(rule) -> bool:
+    """Pages for people without an account: log in, choose a language, answer an emailed link."""
+    return rule.rule in ("/login", "/language") or rule.rule.startswith(("/r/", "/static/"))
+
+
+PRIVATE_RULES = [rule for rule in ALL_RULES if not is_public(rule)]
+
+LOGGED_IN = ("staff", "admin", "operator")
+STAFF = ("staff", "admin")
+ADMIN = ("admin",)
+OPERATOR = ("operator",)
+
+#: Who may use each non-public route. A route missing here fails test_every_route_has_a_rule.
+ACCESS = {
+    "main.index": LOGGED_IN,
+    "auth.logout": LOGGED_IN,
+    "organizations.index": STAFF,
+    "organizations.new": STAFF,
+    "organizations.show": STAFF,
+    "organizations.edit": STAFF,
+    "meetings.index": STAFF,
+    "meetings.new": STAFF,
+    "meetings.show": STAFF,
+    "meetings.invite_organizations": STAFF,
+    "agreements.index": STAFF,
+    "agreements.create": STAFF,
+    "agreements.show": STAFF,
+    "agreements.edit": STAFF,
+    "agreements.send": STAFF,
+    "agreements.withdraw": STAFF,
+    "agreements.revise": STAFF,
+    "agreements.countersign": ADMIN,
+    "agreements.signed_pdf": ADMIN,
+    "agreements.print_view": ADMIN,
+    "mailbox.index": ADMIN,
+    "mailbox.show": ADMIN,
+    "admin.users": ADMIN,
+    "admin.municipalities": OPERATOR,
+}
+
+
+def _int_args(rule) -> list[str]:
+    return [arg for arg, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
+
+
+def _url(rule, world=None) -> str:
+    values = {arg: (world.id_for(arg, rule.endpoint) if world else 1) for arg in _int_args(rule)}
+    return rule.build(values, append_unknown=False)[1]
+
+
+def _valid_post(endpoint: str, world) -> dict:
+    """A post that would succeed for a permitted user, so a missing check would show as a change."""
+    return {
+        "organizations.new": {"name": "Nytt lag", "contact_name": "Per", "contact_email": "per@lag.example.no"},
+        "organizations.edit": {"name": "Endret navn"},
+        "meetings.new": meeting_form("Nytt møte"),
+        "meetings.invite_organizations": {"organizations": [str(world.other_organization_id)]},
+        "agreements.create": {"organization_id": str(world.organization_id)},
+        "agreements.edit": agreement_form("Endret avtale"),
+        "agreements.countersign": {"role": "Kommunedirektør"},
+        "admin.users": {"name": "Ny Bruker", "email": "ny@kommune.example.no", "role": "admin", "password": "x" * 16},
+        "admin.municipalities": {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"},
+        "auth.logout": {},
+    }.get(endpoint, {})
+
+
+def test_every_route_has_a_rule():
+    endpoints = {rule.endpoint for rule in PRIVATE_RULES}
+    assert endpoints - ACCESS.keys() == set(), "routes without an entry in ACCESS: decide who may use them"
+    assert ACCESS.keys() - endpoints == set(), "ACCESS names routes that no longer exist"
+    assert {rule.endpoint for rule in ALL_RULES if is_public(rule)} == {
+        "auth.login", "auth.language", "respond.invitation", "respond.agreement", "respond.agreement_done", "static",
+    }
+
+
+# --- Anonymous visitors ----------------------------------------------------------
+
+ANONYMOUS_CASES = [
+    pytest.param(rule, method, id=f"{method} {rule.rule}")
+    for rule in PRIVATE_RULES
+    for method in ("GET", "POST")
+    if method in rule.methods
+]
+
+
+@pytest.mark.parametrize(("rule", "method"), ANONYMOUS_CASES)
+def test_anonymous_is_sent_to_login(client, rule, method):
+    url = _url(rule)
+    response = client.get(url) if method == "GET" else client.post(url, data={})
+    assert response.status_code == 302, f"{method} {url} -> {response.status_code}"
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    if method == "GET" and url != "/":
+        assert parse_qs(location.query)["next"] == [url]  # back to the page after logging in
+
+
+def test_public_pages_need_no_login(client):
+    assert client.get("/login").status_code == 200
+    with client.get("/static/css/app.css") as response:
+        assert response.status_code == 200
+    response = client.post("/language", data={"lang": "en", "next": "/login"})
+    assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+    assert client.get("/r/agreement/not-a-real-token").status_code == 404  # answered, not sent to login
+    assert client.get("/r/invitation/not-a-real-token").status_code == 404
+
+
+def test_login_returns_to_the_page_asked_for(client, factory):
+    staff = factory.user(factory.municipality(), "staff")
+    response = client.get("/agreements/")
+    next_url = response.headers["Location"]
+    response = client.post(next_url, data={"email": staff, "password": PASSWORD})
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/agreements/"
+
+
+# --- Login and logout ------------------------------------------------------------
+
+
+def _login_error(response) -> str:
+    match = re.search(r'class="ds-validation-message"[^>]*>([^<]+)<', response.get_data(as_text=True))
+    assert match, response.get_data(as_text=True)[:2000]
+    return match.group(1).strip()
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, factory, app):
+    municipality = factory.municipality()
+    staff = factory.user(municipality, "staff")
+    inactive = factory.user(municipality, "staff")
+    with app.app_context():
+        db.session.scalar(select(User).where(User.email == inactive)).active = False
+        db.session.commit()
+
+    wrong_password = client.post("/login", data={"email": staff, "password": "not the password"})
+    unknown_email = client.post("/login", data={"email": "nobody@kommune.example.no", "password": "not the password"})
+    deactivated = client.post("/login", data={"email": inactive, "password": PASSWORD})
+    for response in (wrong_password, unknown_email, deactivated):
+        assert response.status_code == 401
+    assert _login_error(wrong_password) == _login_error(unknown_email) == _login_error(deactivated)
+    assert _login_error(wrong_password) == "Feil e-postadresse eller passord."
+    # None of them logged in.
+    assert urlsplit(client.get("/organizations/").headers["Location"]).path == "/login"
+
+
+def test_login_starts_a_fresh_session(client, factory):
+    staff = factory.user(factory.municipality(), "staff")
+    with client.session_transaction() as session:
+        session["planted"] = "by an attacker"
+    login(client, staff)
+    with client.session_transaction() as session:
+        assert "planted" not in session
+        assert session["_user_id"]
+
+
+def test_logout_is_post_only(client, factory):
+    staff = factory.user(factory.municipality(), "staff")
+    login(client, staff)
+    assert client.get("/logout").status_code == 405
+    assert client.get("/organizations/").status_code == 200  # still logged in
+    response = client.post("/logout", data={})
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    assert urlsplit(client.get("/organizations/").headers["Location"]).path == "/login"
+
+
+def test_deactivated_user_loses_access_at_once(client, factory, app):
+    staff = factory.user(factory.municipality(), "staff")
+    login(client, staff)
+    assert client.get("/organizations/").status_code == 200
+    with app.app_context():
+        db.session.scalar(select(User).where(User.email == staff)).active = False
+        db.session.commit()
+    response = client.get("/organizations/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+
+
+# --- Administrators and operators ----------------------------------------------------
+
+
+def test_admin_adds_users_to_own_municipality_only_as_staff_or_admin(client, factory, app):
+    municipality = factory.municipality()
+    admin = factory.user(municipality, "admin")
+    login(client, admin)
+    response = client.post(
+        "/admin/users",
+        data={"name": "Ola Operatør", "email": "ola@kommune.example.no", "role": "operator", "password": "x" * 16},
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "ola@kommune.example.no")) is None
+    response = client.post(
+        "/admin/users",
+        data={"name": "Siri Staff", "email": "siri@kommune.example.no", "role": "staff", "password": "x" * 16},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        siri = db.session.scalar(select(User).where(User.email == "siri@kommune.example.no"))
+        assert (siri.role, siri.municipality_id) == ("staff", municipality)
+
+
+def test_operator_creates_municipalities(client, factory, app):
+    operator = factory.user(None, "operator")
+    login(client, operator)
+    assert urlsplit(client.get("/").headers["Location"]).path == "/admin/municipalities"
+    response = client.post(
+        "/admin/municipalities",
+        data={"name": "Surnadal kommune", "kommunenummer": "1566", "org_number": "991 000 054"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        surnadal = db.session.scalar(select(Municipality).where(Municipality.kommunenummer == "1566"))
+        assert (surnadal.name, surnadal.org_number) == ("Surnadal kommune", "991000054")
+    assert "Surnadal kommune" in client.get("/admin/municipalities").get_data(as_text=True)
+
+
+# --- The command line ----------------------------------------------------------------
+
+
+def _municipality(app, kommunenummer):
+    with app.app_context():
+        municipality = db.session.scalar(select(Municipality).where(Municipality.kommunenummer == kommunenummer))
+        db.session.expunge_all()
+        return municipality
+
+
+def _user(app, email):
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == email))
+        db.session.expunge_all()
+        return user
+
+
+def test_cli_create_municipality(runner, app):
+    result = runner.invoke(
+        args=["create-municipality", "--name", "Surnadal kommune", "--number", "1566", "--org-number", "991 000 054"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Surnadal kommune" in result.output
+    surnadal = _municipality(app, "1566")
+    assert (surnadal.name, surnadal.org_number) == ("Surnadal kommune", "991000054")
+
+    again = runner.invoke(args=["create-municipality", "--name", "Kopi", "--number", "1566", "--org-number", "991000054"])
+    assert again.exit_code != 0 and "exists already" in again.output
+    bad_number = runner.invoke(args=["create-municipality", "--name", "X", "--number", "15", "--org-number", "991000054"])
+    assert bad_number.exit_code != 0
+    bad_org = runner.invoke(args=["create-municipality", "--name", "X", "--number", "1567", "--org-number", "123456789"])
+    assert bad_org.exit_code != 0
+    assert _municipality(app, "1567") is None and _municipality(app, "15") is None
+
+
+def test_cli_create_user(runner, app, client):
+    assert runner.invoke(
+        args=["create-municipality", "--name", "Surnadal kommune", "--number", "1566", "--org-number", "991000054"]
+    ).exit_code == 0
+    password = "a long enough password"
+
+    result = runner.invoke(
+        args=["create-user", "--email", "Drift@Example.no", "--name", "Dag Drift", "--role", "operator", "--password", password]
+    )
+    assert result.exit_code == 0, result.output
+    operator = _user(app, "drift@example.no")
+    assert (operator.role, operator.municipality_id) == ("operator", None)
+
+    result = runner.invoke(
+        args=["create-user", "--email", "sara@surnadal.kommune.no", "--name", "Sara Staff", "--role", "staff",
+              "--municipality", "1566", "--password", password]
+    )
+    assert result.exit_code == 0, result.output
+    staff = _user(app, "sara@surnadal.kommune.no")
+    assert (staff.role, staff.municipality_id) == ("staff", _municipality(app, "1566").id)
+
+    refused = {
+        "operator with a municipality": ["--email", "o2@example.no", "--role", "operator", "--municipality", "1566"],
+        "staff without one": ["--email", "s2@example.no", "--role", "staff"],
+        "unknown municipality": ["--email", "s3@example.no", "--role", "staff", "--municipality", "9998"],
+        "email taken": ["--email", "sara@surnadal.kommune.no", "--role", "admin", "--municipality", "1566"],
+    }
+    for case, args in refused.items():
+        result = runner.invoke(args=["create-user", "--name", "N N", *args, "--password", password])
+        assert result.exit_code != 0, case
+    short = runner.invoke(
+        args=["create-user", "--email", "s4@example.no", "--name", "N", "--role", "staff", "--municipality", "1566",
+              "--password", "short"]
+    )
+    assert short.exit_code != 0
+    for email in ("o2@example.no", "s2@example.no", "s3@example.no", "s4@example.no"):
+        assert _user(app, email) is None
+
+    # Both can log in; each lands where the role belongs.
+    response = client.post("/login", data={"email": "drift@example.no", "password": password})
+    assert urlsplit(client.get(response.headers["Location"]).headers["Location"]).path == "/admin/municipalities"
+    client.post("/logout", data={})
+    login(client, "sara@surnadal.kommune.no", password)
+    assert client.get("/organizations/").status_code == 200
+
+
+def test_cli_demo_is_idempotent(runner, app, client):
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0, first.output
+    assert "Demo data loaded." in first.output
+    after_first = {table: len(rows) for table, rows in snapshot(app).items()}
+    assert after_first["municipality"] == 1 and after_first["organization"] == len(demo.ORGANIZATIONS)
+
+    second = runner.invoke(args=["demo"])
+    assert second.exit_code == 0, second.output
+    assert "Demo data loaded." not in second.output
+    assert {table: len(rows) for table, rows in snapshot(app).items()} == after_first
+
+    for email, password in demo.CREDENTIALS.values():
+        assert email in second.output  # it still says how to log in
+        login(client, email, password)
+        assert "Fjordvik Røde Kors" in client.get("/organizations/").get_data(as_text=True)
+        client.post("/logout", data={})
+
+
+# --- Every role on every route (one world, built once for the module) -----------------
+
+
+@pytest.fixture(scope="module")
+def shared(database_url):
+    worlds = SharedWorlds(database_url, ("Cedervik",))
+    yield worlds
+    worlds.close()
+
+
+ROLE_CASES = [
+    pytest.param(role, rule, method, id=f"{role} {method} {rule.rule}")
+    for role in LOGGED_IN
+    for rule in PRIVATE_RULES
+    for method in ("GET", "POST")
+    if method in rule.methods and rule.endpoint in ACCESS
+    # Permitted posts change things; the whole path and the tests above make them.
+    and not (method == "POST" and role in ACCESS[rule.endpoint])
+]
+
+
+@pytest.mark.parametrize(("role", "rule", "method"), ROLE_CASES)
+def test_role_on_route(shared, role, rule, method):
+    world = shared.get()["Cedervik"]
+    client = shared.client(getattr(world, role))
+    url = _url(rule, world)
+    allowed = role in ACCESS[rule.endpoint]
+    before = snapshot(shared.app)
+    if method == "GET":
+        response = client.get(url)
+    else:
+        response = client.post(url, data=_valid_post(rule.endpoint, world))
+    if not allowed:
+        assert response.status_code == 403, f"{role} {method} {url} -> {response.status_code}"
+        assert "Du har ikke tilgang" in response.get_data(as_text=True)
+    elif rule.endpoint == "main.index" and role == "operator":
+        assert urlsplit(response.headers["Location"]).path == "/admin/municipalities"
+    else:
+        assert response.status_code == 200, f"{role} {method} {url} -> {response.status_code}"
+    assert snapshot(shared.app) == before
+
+
+def test_staff_cannot_countersign(shared):
+    world = shared.get()["Cedervik"]
+    agreement_id = world.agreements["accepted"]
+    staff = shared.client(world.staff)
+    page = staff.get(f"/agreements/{agreement_id}").get_data(as_text=True)
+    assert "En administrator i kommunen må signere." in page  # no signing form for staff
+    response = staff.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør"})
+    assert response.status_code == 403
+    with shared.app.app_context():
+        assert db.session.get(Agreement, agreement_id).state == "accepted"
+        assert db.session.scalar(
+            select(Signature).where(Signature.agreement_id == agreement_id, Signature.party == "municipality")
+        ) is None
+        assert db.session.scalar(select(SignedDocument).where(SignedDocument.agreement_id == agreement_id)) is None
+        db.session.remove()
+
+
+def test_staff_cannot_fetch_the_signed_pdf(shared):
+    world = shared.get()["Cedervik"]
+    staff = shared.client(world.staff)
+    signed = world.agreements["signed"]
+    for url in (f"/agreements/{signed}/signed.pdf", f"/agreements/{signed}/print", "/mailbox/", "/admin/users"):
+        assert staff.get(url).status_code == 403, url
+    assert shared.client(world.admin).get(f"/agreements/{signed}/signed.pdf").mimetype == "application/pdf"
+
+
+def test_operator_sees_municipalities_but_no_municipality_data(shared):
+    world = shared.get()["Cedervik"]
+    operator = shared.client(world.operator)
+    response = operator.get("/admin/municipalities")
+    assert response.status_code == 200
+    assert "Cedervik kommune" in response.get_data(as_text=True)
+    for url in ("/organizations/", f"/organizations/{world.organization_id}", "/agreements/", "/mailbox/", "/admin/users"):
+        assert operator.get(url).status_code == 403, url
+
+
+def test_admin_cannot_manage_municipalities(shared):
+    world = shared.get()["Cedervik"]
+    admin = shared.client(world.admin)
+    before = snapshot(shared.app)
+    assert admin.get("/admin/municipalities").status_code == 403
+    response = admin.post(
+        "/admin/municipalities", data={"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"}
+    )
+    assert response.status_code == 403
+    assert snapshot(shared.app) == before

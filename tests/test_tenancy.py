@@ -1,0 +1,186 @@
+"""Tenancy: a user of municipality A cannot reach any object of municipality B.
+
+Every object route (a rule with an int converter) is taken from the app's
+url_map, so a new route is tested as soon as it exists, and fails until this
+module says how to post to it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from werkzeug.routing import IntegerConverter
+from world import SharedWorlds, agreement_form, snapshot
+
+from app import create_app
+from dugnad.extensions import db
+from dugnad.models import Invitation, OutboxMessage
+
+A, B = "Askeby", "Bjørkvik"
+
+
+def _rules():
+    app = create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return list(app.url_map.iter_rules())
+
+
+def _int_args(rule) -> list[str]:
+    return [arg for arg, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
+
+
+OBJECT_RULES = [rule for rule in _rules() if _int_args(rule)]
+
+#: Every object route, by endpoint: the form a user of A posts to B's object, as
+#: if it were their own (None: the route takes GET only). An endpoint missing
+#: here fails its test: add it, with the most damaging valid post you can think of.
+KNOWN = {
+    "organizations.show": None,
+    "organizations.edit": lambda a, b: {"name": "Kapret navn", "contact_name": "Inntrenger", "contact_email": "x@x.no"},
+    "meetings.show": None,
+    # A's own organisation into B's meeting: exactly the post A's form would make.
+    "meetings.invite_organizations": lambda a, b: {"organizations": [str(a.organization_id)]},
+    "agreements.show": None,
+    "agreements.edit": lambda a, b: agreement_form("Kapret avtale"),
+    "agreements.send": lambda a, b: {},
+    "agreements.withdraw": lambda a, b: {},
+    "agreements.revise": lambda a, b: {},
+    "agreements.countersign": lambda a, b: {"role": "Kommunedirektør"},
+    "agreements.signed_pdf": None,
+    "agreements.print_view": None,
+    "mailbox.show": None,
+}
+
+CASES = [
+    pytest.param(rule, method, id=f"{method} {rule.rule}")
+    for rule in OBJECT_RULES
+    for method in ("GET", "POST")
+    if method in rule.methods
+]
+
+
+@pytest.fixture(scope="module")
+def shared(database_url):
+    worlds = SharedWorlds(database_url, (A, B))
+    yield worlds
+    worlds.close()
+
+
+def _urls(rule, world) -> list[str]:
+    """The rule's URL for each of the world's objects that fit it (every agreement, whatever its state)."""
+    args = _int_args(rule)
+    if args == ["agreement_id"]:
+        ids = list(world.agreements.values())
+    else:
+        ids = [None]
+    urls = []
+    for agreement_id in ids:
+        values = {arg: world.id_for(arg, rule.endpoint) for arg in args}
+        if agreement_id is not None:
+            values["agreement_id"] = agreement_id
+        urls.append(rule.build(values, append_unknown=False)[1])
+    return urls
+
+
+def test_every_object_route_is_known():
+    """The mapping names exactly the object routes there are: none missing, none stale."""
+    endpoints = {rule.endpoint for rule in OBJECT_RULES}
+    assert endpoints - KNOWN.keys() == set(), "object routes not in KNOWN: add them"
+    assert KNOWN.keys() - endpoints == set(), "KNOWN names routes that no longer exist"
+    # Only the four kinds of object a world holds appear in URLs.
+    assert {arg for rule in OBJECT_RULES for arg in _int_args(rule)} == {
+        "organization_id", "meeting_id", "agreement_id", "message_id",
+    }
+    for endpoint, post in KNOWN.items():
+        methods = next(rule.methods for rule in OBJECT_RULES if rule.endpoint == endpoint)
+        assert (post is not None) == ("POST" in methods), endpoint
+
+
+@pytest.mark.parametrize(("rule", "method"), CASES)
+def test_other_municipalitys_object_is_404(shared, rule, method):
+    assert rule.endpoint in KNOWN, f"{rule.rule} ({rule.endpoint}) is not in KNOWN in {__name__}: add it"
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    admin_a = shared.client(a.admin)
+    before = snapshot(shared.app)
+    urls = _urls(rule, b)
+    assert urls
+    for url in urls:
+        if method == "GET":
+            response = admin_a.get(url)
+        else:
+            response = admin_a.post(url, data=KNOWN[rule.endpoint](a, b))
+        page = response.get_data(as_text=True)
+        assert response.status_code == 404, f"{method} {url} -> {response.status_code}"
+        assert "Fant ikke siden" in page
+        for name in b.names():
+            assert name not in page
+    assert snapshot(shared.app) == before, f"{method} {rule.rule} changed the database"
+    # The object fit for the route opens for B's own administrator: the 404 is about the tenant.
+    if method == "GET":
+        url = rule.build({arg: b.id_for(arg, rule.endpoint) for arg in _int_args(rule)}, append_unknown=False)[1]
+        assert shared.client(b.admin).get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize("path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users"])
+def test_list_pages_show_only_own_municipality(shared, path):
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    response = shared.client(a.admin).get(path)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    for name in b.names() + [b.admin, b.staff, b.message_subject]:
+        assert name not in page, f"{path} shows {name!r} of {B}"
+    own = {
+        "/organizations/": [a.organization_name],
+        "/meetings/": [a.meeting_title],
+        "/agreements/": list(a.agreement_titles.values()),
+        "/mailbox/": [a.message_subject],
+        "/": [a.agreement_titles["accepted"]],  # waiting for the countersignature
+        "/admin/users": [a.admin, a.staff],
+    }[path]
+    for name in own:
+        assert name in page, f"{path} does not show {name!r} of {A}"
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_search_does_not_find_other_municipalitys_organisations(shared, htmx):
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    client = shared.client(a.admin)
+    headers = {"HX-Request": "true"} if htmx else {}
+    b_link = f'href="/organizations/{b.organization_id}"'
+    for query in (b.organization_name, "Frivilligsentral", b.org_email, "Leder", ""):
+        page = client.get("/organizations/", query_string={"q": query}, headers=headers).get_data(as_text=True)
+        assert b_link not in page, query
+    # The search itself works: A's organisation is found by the words B's shares.
+    page = client.get("/organizations/", query_string={"q": "Frivilligsentral"}, headers=headers).get_data(as_text=True)
+    assert f'href="/organizations/{a.organization_id}"' in page
+
+
+def test_cannot_start_an_agreement_with_other_municipalitys_organisation(shared):
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    before = snapshot(shared.app)
+    response = shared.client(a.admin).post("/agreements/new", data={"organization_id": str(b.organization_id)})
+    assert response.status_code == 404
+    assert snapshot(shared.app) == before
+
+
+def test_cannot_invite_other_municipalitys_organisation(shared):
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    response = shared.client(a.admin).post(
+        f"/meetings/{a.meeting_id}/invite", data={"organizations": [str(b.organization_id)]}
+    )
+    assert response.status_code == 400
+    assert b.organization_name not in response.get_data(as_text=True)
+    with shared.app.app_context():
+        invited = db.session.scalars(
+            select(Invitation.organization_id).where(Invitation.meeting_id == a.meeting_id)
+        ).all()
+        mail_to_b = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.to_addr == b.org_email, OutboxMessage.municipality_id == a.municipality_id)
+        ).all()
+        db.session.remove()
+    assert invited == [a.organization_id]
+    assert mail_to_b == []

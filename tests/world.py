@@ -1,0 +1,286 @@
+"""A municipality with one object of every kind, built through the app's own pages.
+
+Used by test_tenancy, test_access and test_csrf (its forms also by test_bad_input
+and test_links): two organisations, a meeting with an invitation (and its emailed
+link), agreements in the states draft, sent (with its emailed link), accepted and
+signed (so the signed PDF and print view exist), and outbox messages. Every name carries a prefix, so a page
+that shows another municipality's data can be caught by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from helpers import CSRFClient, Factory, link_in, login, outbox
+from sqlalchemy import create_engine, select, text
+
+from app import create_app
+from dugnad.extensions import db
+from dugnad.models import Agreement, Municipality
+from dugnad.timeutil import OSLO, now_utc
+
+#: The agreement states a World holds, each as its own agreement.
+AGREEMENT_STATES = ("draft", "sent", "accepted", "signed")
+
+
+def agreement_form(title: str, **overrides) -> dict:
+    """A complete, valid agreement edit form."""
+    data = {
+        "title": title,
+        "purpose": "Gode lokalsamfunn for nye innbyggere.",
+        "activities": "Flyktningguide: to møter i måneden.",
+        "municipality_responsibilities": "Kontaktperson og lokaler.",
+        "organization_responsibilities": "Frivillige guider med politiattest.",
+        "contacts": "Kari Nordmann, styreleder",
+        "economy": "Tilskudd kr 12 500.",
+        "valid_from": "2027-01-01",
+        "valid_to": "2027-12-31",
+    }
+    data.update(overrides)
+    return data
+
+
+def meeting_form(title: str, starts_in: timedelta = timedelta(days=10), **overrides) -> dict:
+    """A complete, valid meeting form, in Norwegian wall-clock time."""
+    start = (now_utc() + starts_in).astimezone(OSLO).replace(hour=18, minute=0, second=0, microsecond=0)
+    data = {
+        "title": title,
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "ends_at": (start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "place": "Rådhuset, møterom 1",
+        "agenda": "Velkommen",
+    }
+    data.update(overrides)
+    return data
+
+
+ACCEPT = {"action": "accept", "accept-name": "Kari Nordmann", "accept-role": "styreleder", "accept-authority": "y"}
+
+
+@dataclass
+class World:
+    municipality_id: int
+    prefix: str
+    admin: str
+    staff: str
+    #: An operator of the installation (belongs to no municipality).
+    operator: str = ""
+    organization_id: int = 0
+    organization_name: str = ""
+    org_email: str = ""
+    #: A second organisation, not invited to the meeting and without agreements.
+    other_organization_id: int = 0
+    other_organization_name: str = ""
+    meeting_id: int = 0
+    meeting_title: str = ""
+    invitation_link: str = ""
+    #: state -> agreement id
+    agreements: dict[str, int] = field(default_factory=dict)
+    #: state -> agreement title
+    agreement_titles: dict[str, str] = field(default_factory=dict)
+    #: The emailed review link of the agreement that is still "sent".
+    review_link: str = ""
+    #: An outbox message of this municipality (the invitation mail).
+    message_id: int = 0
+    message_subject: str = ""
+
+    def names(self) -> list[str]:
+        """Every distinctive name this municipality's objects carry."""
+        return [self.organization_name, self.other_organization_name, self.meeting_title, *self.agreement_titles.values(), self.org_email]
+
+    def id_for(self, arg: str, endpoint: str = "") -> int:
+        """A real object id for a URL argument (the agreement in the state the route needs)."""
+        if arg == "organization_id":
+            return self.organization_id
+        if arg == "meeting_id":
+            return self.meeting_id
+        if arg == "message_id":
+            return self.message_id
+        if arg == "agreement_id":
+            state = {
+                "agreements.edit": "draft",
+                "agreements.send": "draft",
+                "agreements.countersign": "accepted",
+                "agreements.signed_pdf": "signed",
+                "agreements.print_view": "signed",
+                "agreements.withdraw": "sent",
+            }.get(endpoint, "signed")
+            return self.agreements[state]
+        raise KeyError(f"no object for URL argument {arg!r} (add it to tests/world.py)")
+
+
+def _id_from(location: str, pattern: str) -> int:
+    match = re.search(pattern, location)
+    assert match, location
+    return int(match.group(1))
+
+
+def _slug(prefix: str) -> str:
+    return prefix.lower().replace("ø", "o").replace("æ", "ae").replace("å", "a").replace(" ", "-")
+
+
+def build_world(app, factory, prefix: str) -> World:
+    """Create a municipality named by `prefix` with one object of every kind, as its admin would."""
+    slug = _slug(prefix)
+    municipality_id = factory.municipality(f"{prefix} kommune")
+    world = World(
+        municipality_id=municipality_id,
+        prefix=prefix,
+        admin=factory.user(municipality_id, "admin", email=f"admin@{slug}.example.no", name=f"{prefix} Admin"),
+        staff=factory.user(municipality_id, "staff", email=f"staff@{slug}.example.no", name=f"{prefix} Saksbehandler"),
+    )
+    world.operator = factory.user(None, "operator", email=f"operator@{slug}.example.no", name=f"{prefix} Drift")
+    world.organization_name = f"{prefix} Frivilligsentral"
+    world.org_email = f"leder@{slug}-lag.example.no"
+    world.organization_id = factory.organization(municipality_id, name=world.organization_name, email=world.org_email)
+    world.other_organization_name = f"{prefix} Idrettslag"
+    world.other_organization_id = factory.organization(
+        municipality_id, name=world.other_organization_name, email=f"post@{slug}-il.example.no"
+    )
+
+    client = app.test_client()
+    login(client, world.admin)
+
+    world.meeting_title = f"{prefix} dialogmøte"
+    response = client.post("/meetings/new", data=meeting_form(world.meeting_title))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    world.meeting_id = _id_from(response.headers["Location"], r"/meetings/(\d+)")
+    response = client.post(f"/meetings/{world.meeting_id}/invite", data={"organizations": [str(world.organization_id)]})
+    assert response.status_code == 302
+    invitation_mail = outbox(app, to=world.org_email)[-1]
+    world.invitation_link = link_in(invitation_mail)
+    world.message_id = invitation_mail.id
+    world.message_subject = invitation_mail.subject
+
+    visitor = app.test_client()
+    for state in AGREEMENT_STATES:
+        response = client.post("/agreements/new", data={"organization_id": str(world.organization_id)})
+        assert response.status_code == 302
+        agreement_id = _id_from(response.headers["Location"], r"/agreements/(\d+)/edit")
+        title = f"{prefix} avtale ({state})"
+        response = client.post(f"/agreements/{agreement_id}/edit", data=agreement_form(title))
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        world.agreements[state] = agreement_id
+        world.agreement_titles[state] = title
+        if state == "draft":
+            continue
+        assert client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
+        link = link_in(outbox(app, to=world.org_email)[-1])
+        if state == "sent":
+            world.review_link = link
+            continue
+        assert visitor.post(link, data=ACCEPT).status_code == 302
+        if state == "signed":
+            response = client.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør"})
+            assert response.status_code == 302
+    assert agreement_states(app, world) == {state: state for state in AGREEMENT_STATES}
+    return world
+
+
+def agreement_states(app, world: World) -> dict[str, str]:
+    with app.app_context():
+        return {
+            label: db.session.get(Agreement, agreement_id).state
+            for label, agreement_id in world.agreements.items()
+        }
+
+
+def snapshot(app) -> dict[str, list[tuple]]:
+    """Every row of every table, to prove a request changed nothing."""
+    with app.app_context():
+        result = {}
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(select(table).order_by(*table.primary_key.columns)).all()
+            result[table.name] = [tuple(row) for row in rows]
+        db.session.remove()
+        return result
+
+
+
+# --- Worlds shared by the tests of one module ---------------------------------
+#
+# Building a world takes a few seconds (the signed PDF is rendered), too slow to
+# repeat for each of dozens of parametrised cases that only read. A module builds
+# its worlds once, on an app of its own over the same test database; if a test
+# using the ordinary `app` fixture empties the database meanwhile, they are rebuilt.
+
+
+def make_app(database_url: str):
+    """An app configured like conftest's `app` fixture."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    app.test_client_class = CSRFClient
+    return app
+
+
+def empty_database(url: str) -> None:
+    """What conftest does after each test: every table emptied."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if url.startswith("postgresql"):
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in tables:
+                connection.execute(table.delete())
+    engine.dispose()
+
+
+class SharedWorlds:
+    """Worlds named by `prefixes`, built once and reused while they still exist."""
+
+    def __init__(self, database_url: str, prefixes: tuple[str, ...]):
+        self.database_url = database_url
+        self.app = make_app(database_url)
+        self.factory = Factory(self.app)
+        self.factory._n = 700  # kommunenummer 97xx: never those of the `factory` fixture
+        self.prefixes = prefixes
+        self._worlds: dict[str, World] | None = None
+        self._clients: dict[str, CSRFClient] = {}
+
+    def _alive(self) -> bool:
+        with self.app.app_context():
+            alive = all(
+                db.session.scalar(
+                    select(Municipality.id).where(
+                        Municipality.id == world.municipality_id, Municipality.name == f"{world.prefix} kommune"
+                    )
+                )
+                for world in self._worlds.values()
+            )
+            db.session.remove()
+        return alive
+
+    def get(self) -> dict[str, World]:
+        if self._worlds is None or not self._alive():
+            empty_database(self.database_url)
+            self._clients = {}
+            self._worlds = {prefix: build_world(self.app, self.factory, prefix) for prefix in self.prefixes}
+        return self._worlds
+
+    def client(self, email: str | None) -> CSRFClient:
+        """A client logged in as `email` (anonymous for None), kept for the module's next tests."""
+        self.get()
+        key = email or ""
+        if key not in self._clients:
+            client = self.app.test_client()
+            if email:
+                login(client, email)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def close(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        empty_database(self.database_url)
