@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import CSRFClient, Factory
+from helpers import CSRFClient, Factory, empty_database, make_app
 from sqlalchemy import create_engine, text
 
 from app import create_app
@@ -49,36 +49,14 @@ def database_url(tmp_path_factory):
         engine.dispose()
 
 
-def _empty_all_tables(url: str) -> None:
-    tables = list(reversed(db.metadata.sorted_tables))
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        if url.startswith("postgresql"):
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            connection.execute(text("PRAGMA foreign_keys=OFF"))
-            for table in tables:
-                connection.execute(table.delete())
-    engine.dispose()
-
-
 @pytest.fixture
 def app(database_url):
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SERVER_NAME": "localhost",
-        }
-    )
-    app.test_client_class = CSRFClient
+    app = make_app(database_url)
     yield app
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
-    _empty_all_tables(database_url)
+    empty_database(database_url)
 
 
 @pytest.fixture

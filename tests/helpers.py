@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import create_engine, text
 
+from app import create_app
 from dugnad import accounts
 from dugnad.extensions import db
 from dugnad.models import Contact, Meeting, Organization, OutboxMessage
@@ -125,3 +127,32 @@ def link_in(message: OutboxMessage) -> str:
     match = LINK.search(message.body_text)
     assert match, f"no link in: {message.body_text}"
     return match.group(1)
+
+
+def make_app(database_url: str):
+    """The app every test runs against (conftest's `app` fixture and the shared worlds)."""
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SERVER_NAME": "localhost",
+        }
+    )
+    app.test_client_class = CSRFClient
+    return app
+
+
+def empty_database(url: str) -> None:
+    """Every table emptied: what happens after each test."""
+    tables = list(reversed(db.metadata.sorted_tables))
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        if url.startswith("postgresql"):
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            for table in tables:
+                connection.execute(table.delete())
+    engine.dispose()

@@ -13,10 +13,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from helpers import CSRFClient, Factory, link_in, login, outbox
-from sqlalchemy import create_engine, select, text
+from helpers import CSRFClient, Factory, empty_database, link_in, login, make_app, outbox
+from sqlalchemy import select
 
-from app import create_app
 from dugnad.extensions import db
 from dugnad.models import Agreement, Municipality
 from dugnad.timeutil import OSLO, now_utc
@@ -205,35 +204,6 @@ def snapshot(app) -> dict[str, list[tuple]]:
 # repeat for each of dozens of parametrised cases that only read. A module builds
 # its worlds once, on an app of its own over the same test database; if a test
 # using the ordinary `app` fixture empties the database meanwhile, they are rebuilt.
-
-
-def make_app(database_url: str):
-    """An app configured like conftest's `app` fixture."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SERVER_NAME": "localhost",
-        }
-    )
-    app.test_client_class = CSRFClient
-    return app
-
-
-def empty_database(url: str) -> None:
-    """What conftest does after each test: every table emptied."""
-    tables = list(reversed(db.metadata.sorted_tables))
-    engine = create_engine(url)
-    with engine.begin() as connection:
-        if url.startswith("postgresql"):
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            connection.execute(text("PRAGMA foreign_keys=OFF"))
-            for table in tables:
-                connection.execute(table.delete())
-    engine.dispose()
 
 
 class SharedWorlds:
