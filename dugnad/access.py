@@ -46,14 +46,15 @@ def scoped(model: type[M]) -> Select:
     return select(model).where(model.municipality_id == current_user.municipality_id)
 
 
-def get_scoped_or_404(model: type[M], object_id: int) -> M:
+def get_scoped_or_404(model: type[M], object_id: int, *options) -> M:
     """The object if it belongs to the user's municipality; 404 otherwise.
 
     Another municipality's object is indistinguishable from a missing one.
+    `options` are loader options, e.g. selectinload(...) for what the page shows.
     """
     if not 0 < object_id <= MAX_ID:
         abort(404)
-    obj = db.session.scalar(scoped(model).where(model.id == object_id))
+    obj = db.session.scalar(scoped(model).where(model.id == object_id).options(*options))
     if obj is None:
         abort(404)
     return obj

@@ -3,6 +3,7 @@ from datetime import date
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from dugnad import agreements as ops
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
@@ -50,7 +51,9 @@ def _after_action(agreement: Agreement, message: str):
 @staff_required
 def index():
     """All agreements of the municipality."""
-    agreements = db.session.scalars(scoped(Agreement).order_by(Agreement.number.desc())).all()
+    agreements = db.session.scalars(
+        scoped(Agreement).options(joinedload(Agreement.organization)).order_by(Agreement.number.desc())
+    ).all()
     return render_template("agreements/index.html", agreements=agreements)
 
 

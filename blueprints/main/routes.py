@@ -1,6 +1,7 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func
+from sqlalchemy.orm import joinedload
 
 from dugnad.access import scoped
 from dugnad.extensions import db
@@ -39,6 +40,7 @@ def index():
     ).all()
     recent_answers = db.session.scalars(
         scoped(Invitation)
+        .options(joinedload(Invitation.meeting), joinedload(Invitation.organization))
         .where(Invitation.answered_at.is_not(None))
         .order_by(Invitation.answered_at.desc())
         .limit(10)

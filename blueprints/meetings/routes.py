@@ -4,22 +4,28 @@ from flask import flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
+from sqlalchemy.orm import selectinload
 from wtforms.fields.choices import SelectChoice
 
 from dugnad.access import get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
 from dugnad.meetings import create_meeting, invite
-from dugnad.models import Meeting, Organization
+from dugnad.models import Invitation, Meeting, Organization
 
 from ..actor import current_actor
 from . import bp
 from .forms import InviteForm, MeetingForm
 
+#: The invitations with their organisations, loaded with the meeting, not one per row.
+WITH_INVITATIONS = selectinload(Meeting.invitations).joinedload(Invitation.organization)
+
 
 def _invite_form(meeting: Meeting) -> InviteForm:
     form = InviteForm()
     invited = {inv.organization_id for inv in meeting.invitations}
-    candidates = db.session.scalars(scoped(Organization).order_by(Organization.name)).all()
+    candidates = db.session.scalars(
+        scoped(Organization).options(selectinload(Organization.contacts)).order_by(Organization.name)
+    ).all()
     form.organizations.choices = [
         SelectChoice(org.id, org.name if org.notify_email else _("%(name)s (mangler e-postadresse)", name=org.name))
         for org in candidates
@@ -32,7 +38,9 @@ def _invite_form(meeting: Meeting) -> InviteForm:
 @staff_required
 def index():
     """All meetings, newest first."""
-    meetings = db.session.scalars(scoped(Meeting).order_by(Meeting.starts_at.desc())).all()
+    meetings = db.session.scalars(
+        scoped(Meeting).options(selectinload(Meeting.invitations)).order_by(Meeting.starts_at.desc())
+    ).all()
     return render_template("meetings/index.html", meetings=meetings)
 
 
@@ -58,7 +66,7 @@ def _render_show(meeting: Meeting, form: InviteForm, status: int = 200):
 @staff_required
 def show(meeting_id: int):
     """The meeting, its invitations and their answers."""
-    meeting = get_scoped_or_404(Meeting, meeting_id)
+    meeting = get_scoped_or_404(Meeting, meeting_id, WITH_INVITATIONS)
     return _render_show(meeting, _invite_form(meeting))
 
 

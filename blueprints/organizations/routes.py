@@ -2,6 +2,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from dugnad.access import get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
@@ -17,7 +18,8 @@ PAGE_SIZE = 50
 
 
 def search_organizations(query: str):
-    statement = scoped(Organization).order_by(Organization.name)
+    # Contacts are loaded with the page (one query), not once per row.
+    statement = scoped(Organization).options(selectinload(Organization.contacts)).order_by(Organization.name)
     if query:
         like = f"%{query.lower()}%"
         contact_match = (
