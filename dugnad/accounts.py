@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from . import audit
+from .catalogue import DEFAULT_ACTIVITY_AREAS
 from .extensions import db
 from .lifecycle import Actor
-from .models import Municipality, User
+from .models import ActivityArea, Municipality, User
 
 
 def create_municipality(name: str, kommunenummer: str, org_number: str, address: str = "") -> Municipality:
+    """A new tenant, with the seed activity catalogue."""
     municipality = Municipality(
         name=name, kommunenummer=kommunenummer, org_number=org_number, address=address
     )
     db.session.add(municipality)
     db.session.flush()
+    db.session.add_all(
+        ActivityArea(municipality_id=municipality.id, name=name, position=position)
+        for position, name in enumerate(DEFAULT_ACTIVITY_AREAS)
+    )
     return municipality
 
 

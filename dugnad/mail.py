@@ -18,7 +18,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from .extensions import db
-from .models import OutboxMessage
+from .models import OutboxAttachment, OutboxMessage
 from .timeutil import now_utc
 
 
@@ -28,9 +28,12 @@ def queue(
     subject,
     template: str,
     locale: str = "nb",
+    attachments: tuple[tuple[str, str, bytes], ...] = (),
     **context,
 ) -> OutboxMessage:
     """Add a message to the outbox; `subject` may be a lazy string.
+
+    `attachments` are (filename, content type, bytes), e.g. a calendar invitation.
 
     Mail is written in the recipient's language (bokmål for organisations), not
     in the language of whoever caused it.
@@ -42,6 +45,10 @@ def queue(
             subject=str(subject),
             body_text=render_template(f"mail/{template}.txt", **context),
             body_html=render_template(f"mail/{template}.html", **context),
+            attachments=[
+                OutboxAttachment(filename=filename, content_type=content_type, data=data)
+                for filename, content_type, data in attachments
+            ],
         )
     db.session.add(message)
     # Lets the request hook below deliver right after the commit.
@@ -58,6 +65,15 @@ def _to_email(message: OutboxMessage) -> EmailMessage:
     email["Message-ID"] = make_msgid(idstring=f"outbox-{message.id}", domain="dugnad.local")
     email.set_content(message.body_text)
     email.add_alternative(message.body_html, subtype="html")
+    for attachment in message.attachments:
+        maintype, _, rest = attachment.content_type.partition("/")
+        subtype, _, params = rest.partition(";")
+        part_params = dict(
+            (key.strip(), value.strip()) for key, _, value in (p.partition("=") for p in params.split(";") if p.strip())
+        )
+        email.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype.strip(), filename=attachment.filename, params=part_params
+        )
     return email
 
 

@@ -13,10 +13,12 @@ from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     CheckConstraint,
+    Column,
     ForeignKey,
     Index,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -88,6 +90,47 @@ class User(UserMixin, db.Model):
         return self.role == Role.ADMIN.value
 
 
+#: Which activity areas an organisation works in.
+organization_activity = Table(
+    "organization_activity",
+    db.metadata,
+    Column("organization_id", ForeignKey("organization.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_area_id", ForeignKey("activity_area.id", ondelete="CASCADE"), primary_key=True),
+)
+
+#: Which activity areas an organisation said, in its answer, it could contribute to.
+invitation_activity = Table(
+    "invitation_activity",
+    db.metadata,
+    Column("invitation_id", ForeignKey("invitation.id", ondelete="CASCADE"), primary_key=True),
+    Column("activity_area_id", ForeignKey("activity_area.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ActivityArea(db.Model):
+    """An entry of a municipality's activity catalogue (språkkafé, leksehjelp, ...)."""
+
+    __tablename__ = "activity_area"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    #: Hidden areas stay on old records but are not offered for new ones.
+    hidden: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (UniqueConstraint("municipality_id", "name"),)
+
+
+class OrganizationType(enum.StrEnum):
+    HUMANITARIAN = "humanitarian"
+    SPORTS = "sports"
+    CULTURE = "culture"
+    RELIGION = "religion"
+    VOLUNTEER_CENTRE = "volunteer_centre"
+    IMMIGRANT = "immigrant"
+    OTHER = "other"
+
+
 class Organization(db.Model):
     __tablename__ = "organization"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -101,15 +144,32 @@ class Organization(db.Model):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
     website: Mapped[str] = mapped_column(String(300), default="")
+    #: One of OrganizationType.
+    org_type: Mapped[str] = mapped_column(String(24), default=OrganizationType.OTHER.value)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: Set when staff delete the organisation; its history (invitations, agreements) stays.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
 
+    activity_areas: Mapped[list[ActivityArea]] = relationship(
+        secondary=organization_activity, order_by="ActivityArea.position"
+    )
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="organization",
         order_by="(Contact.is_primary.desc(), Contact.id)",
         cascade="all, delete-orphan",
     )
 
-    __table_args__ = (UniqueConstraint("municipality_id", "org_number"),)
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "org_number"),
+        CheckConstraint(
+            "org_type IN ('humanitarian', 'sports', 'culture', 'religion', "
+            "'volunteer_centre', 'immigrant', 'other')",
+            name="org_type_known",
+        ),
+        Index("ix_organization_municipality_name", "municipality_id", "name"),
+    )
 
     @property
     def primary_contact(self) -> Contact | None:
@@ -144,15 +204,29 @@ class Meeting(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The address.
     place: Mapped[str] = mapped_column(String(300))
+    room: Mapped[str] = mapped_column(String(120), default="")
+    #: Optional link for those who join digitally.
+    digital_link: Mapped[str] = mapped_column(String(500), default="")
     agenda: Mapped[str] = mapped_column(Text, default="")
+    #: A personal message from the coordinator, at the top of the invitation.
+    message: Mapped[str] = mapped_column(Text, default="")
+    #: Notes written after the meeting.
+    notes: Mapped[str] = mapped_column(Text, default="")
+    #: iCalendar SEQUENCE: raised each time the time or place changes.
+    sequence: Mapped[int] = mapped_column(default=0)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: Optimistic locking: two staff editing the same meeting cannot overwrite each other.
+    version: Mapped[int] = mapped_column(default=1)
 
     invitations: Mapped[list[Invitation]] = relationship(
         back_populates="meeting", order_by="Invitation.id"
     )
 
+    __mapper_args__ = {"version_id_col": version}
     __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
 
 
@@ -171,17 +245,33 @@ class Invitation(db.Model):
     #: pending | attending | not_attending
     answer: Mapped[str] = mapped_column(String(16), default=InvitationAnswer.PENDING.value)
     comment: Mapped[str] = mapped_column(Text, default="")
+    #: How many will come, and optionally who.
+    participants: Mapped[int | None]
+    participant_names: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_sent: Mapped[int] = mapped_column(default=0)
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Recorded after the meeting: None until staff record who came.
+    attended: Mapped[bool | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     meeting: Mapped[Meeting] = relationship(back_populates="invitations")
     organization: Mapped[Organization] = relationship()
+    activity_areas: Mapped[list[ActivityArea]] = relationship(
+        secondary=invitation_activity, order_by="ActivityArea.position"
+    )
+
+    @property
+    def ics_uid(self) -> str:
+        """Stable per invitation, so calendar updates replace the first invitation."""
+        return f"invitation-{self.id}@dugnad"
 
     __table_args__ = (
         UniqueConstraint("meeting_id", "organization_id"),
         CheckConstraint(
             "answer IN ('pending', 'attending', 'not_attending')", name="answer_known"
         ),
+        CheckConstraint("participants IS NULL OR participants >= 0", name="participants_positive"),
     )
 
 
@@ -362,7 +452,39 @@ class OutboxMessage(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        order_by="OutboxAttachment.id", cascade="all, delete-orphan"
+    )
+
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
     )
+
+
+class OutboxAttachment(db.Model):
+    """A file sent with a message, e.g. a calendar invitation (.ics)."""
+
+    __tablename__ = "outbox_attachment"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    #: e.g. 'text/calendar; method=REQUEST'
+    content_type: Mapped[str] = mapped_column(String(120))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class RegistryImport(db.Model):
+    """An uploaded register file, kept between its preview and its import."""
+
+    __tablename__ = "registry_import"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    #: enhetsregisteret_json | enhetsregisteret_csv | plain_csv
+    file_format: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: Set when the import was written; a second apply is refused (double click).
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
