@@ -1,13 +1,12 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from dugnad.access import get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
-from dugnad.models import Agreement, Contact, Invitation, Organization
-from dugnad.registry import save_organization
+from dugnad.models import Agreement, Invitation, Organization
+from dugnad.registry import RegistryFilter, registry_query, save_organization
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
@@ -18,24 +17,9 @@ PAGE_SIZE = 50
 
 
 def search_organizations(query: str):
+    statement = registry_query(current_user.municipality_id, RegistryFilter(q=query))
     # Contacts are loaded with the page (one query), not once per row.
-    statement = scoped(Organization).options(selectinload(Organization.contacts)).order_by(Organization.name)
-    if query:
-        like = f"%{query.lower()}%"
-        contact_match = (
-            select(Contact.organization_id)
-            .where(
-                Contact.municipality_id == current_user.municipality_id,
-                or_(db.func.lower(Contact.name).like(like), db.func.lower(Contact.email).like(like)),
-            )
-        )
-        statement = statement.where(
-            or_(
-                db.func.lower(Organization.name).like(like),
-                Organization.org_number.like(f"%{query.replace(' ', '')}%"),
-                Organization.id.in_(contact_match),
-            )
-        )
+    statement = statement.options(selectinload(Organization.contacts))
     return db.session.scalars(statement.limit(PAGE_SIZE)).all()
 
 
