@@ -64,6 +64,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_DEFAULT_SENDER=env("MAIL_DEFAULT_SENDER", "Dugnad <noreply@dugnad.local>"),
         #: Days an emailed agreement link stays valid.
         AGREEMENT_LINK_DAYS=int(env("AGREEMENT_LINK_DAYS", "30")),
+        #: Largest register file accepted for import (bytes); the national bulk files are big.
+        IMPORT_MAX_BYTES=int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024))),
         BABEL_DEFAULT_LOCALE="nb",
         BABEL_DEFAULT_TIMEZONE="Europe/Oslo",
         BABEL_TRANSLATION_DIRECTORIES=str(Path(app.root_path) / "translations"),

@@ -7,6 +7,7 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .agreements import bp as agreements_bp
     from .auth import bp as auth_bp
+    from .imports import bp as imports_bp
     from .mailbox import bp as mailbox_bp
     from .main import bp as main_bp
     from .meetings import bp as meetings_bp
@@ -17,6 +18,7 @@ def register_blueprints(app: Flask) -> None:
         main_bp,
         auth_bp,
         organizations_bp,
+        imports_bp,
         meetings_bp,
         agreements_bp,
         respond_bp,
