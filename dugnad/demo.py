@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from . import accounts
 from .extensions import db
-from .models import Contact, Municipality, Organization
+from .models import ActivityArea, Contact, Municipality, Organization
 
 KOMMUNENUMMER = "9999"
 
@@ -22,6 +22,9 @@ CREDENTIALS = {
 ORGANIZATIONS = [
     {
         "name": "Fjordvik Røde Kors",
+        "org_type": "humanitarian",
+        "areas": ["Flyktningguide / flyktningvenn", "Beredskap og mottak", "Informasjon og veiledning"],
+        "notes": "Driver flyktningguide-ordningen. Ønsker fast møterom i rådhuset.",
         "org_number": "991000003",
         "address": "Storgata 12",
         "email": "post@rodekors.fjordvik.eksempel.no",
@@ -29,6 +32,9 @@ ORGANIZATIONS = [
     },
     {
         "name": "Fjordvik Idrettslag",
+        "org_type": "sports",
+        "areas": ["Idrett", "Svømmeopplæring", "Ungdom"],
+        "notes": "Kan tilby gratis treningsplass for barn det første året.",
         "org_number": "991000011",
         "address": "Idrettsveien 1",
         "email": "post@il.fjordvik.eksempel.no",
@@ -36,6 +42,9 @@ ORGANIZATIONS = [
     },
     {
         "name": "Fjordvik Frivilligsentral",
+        "org_type": "volunteer_centre",
+        "areas": ["Språkkafé / norsktrening", "Utlån av utstyr (BUA)", "Velkomstarrangement og møteplasser"],
+        "notes": "",
         "org_number": "991000038",
         "address": "Torget 3",
         "email": "frivilligsentral@fjordvik.eksempel.no",
@@ -43,6 +52,9 @@ ORGANIZATIONS = [
     },
     {
         "name": "Eritreisk forening i Fjordvik",
+        "org_type": "immigrant",
+        "areas": ["Informasjon og veiledning", "Barn og familie (lekekafé, ferieaktiviteter)"],
+        "notes": "Uformell gruppe uten organisasjonsnummer. Kan hjelpe med tolking på tigrinja.",
         "org_number": None,  # an informal group without a registered number
         "address": "",
         "email": "",
@@ -50,6 +62,9 @@ ORGANIZATIONS = [
     },
     {
         "name": "Fjordvik Sanitetsforening",
+        "org_type": "humanitarian",
+        "areas": ["Barn og familie (lekekafé, ferieaktiviteter)", "Velkomstarrangement og møteplasser"],
+        "notes": "",
         "org_number": "991000046",
         "address": "Kirkebakken 5",
         "email": "post@sanitet.fjordvik.eksempel.no",
@@ -57,6 +72,9 @@ ORGANIZATIONS = [
     },
     {
         "name": "Språkkafeen på biblioteket",
+        "org_type": "culture",
+        "areas": ["Språkkafé / norsktrening", "Leksehjelp"],
+        "notes": "Mangler kontaktperson: spør biblioteket hvem som leder språkkafeen.",
         "org_number": None,
         "address": "Fjordvik bibliotek",
         "email": "",
@@ -80,6 +98,10 @@ def load_demo() -> bool:
     accounts.create_user(
         municipality.id, staff_email, "Sigurd Saksbehandler", "staff", staff_password, title="Flyktningkoordinator"
     )
+    db.session.flush()
+    areas = {area.name: area for area in db.session.scalars(
+        select(ActivityArea).where(ActivityArea.municipality_id == municipality.id)
+    )}
     for data in ORGANIZATIONS:
         organization = Organization(
             municipality_id=municipality.id,
@@ -89,6 +111,9 @@ def load_demo() -> bool:
             postal_code="9999" if data["address"] else "",
             city="Fjordvik" if data["address"] else "",
             email=data["email"],
+            org_type=data["org_type"],
+            notes=data["notes"],
+            activity_areas=[areas[name] for name in data["areas"]],
         )
         if data["contact"]:
             name, role, email, phone = data["contact"]

@@ -38,3 +38,10 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
+        # SQLite's own lower() folds only A-Z; searches for Æ, Ø and Å need a full one
+        # (dugnad.registry.unicode_lower; PostgreSQL's lower() is full already).
+        dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
+
+
+def _lower(value):
+    return value.lower() if isinstance(value, str) else value

@@ -7,6 +7,7 @@ from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
 
+from dugnad import catalogue
 from dugnad.extensions import db
 from dugnad.models import Municipality, User
 
@@ -49,3 +50,25 @@ class MunicipalityForm(FlaskForm):
             field.data = orgnr.validate(field.data)
         except StdnumError:
             raise ValidationError(_l("Organisasjonsnummeret er ikke gyldig.")) from None
+
+
+class ActivityAreaForm(FlaskForm):
+    """The name of an activity catalogue entry (adding one, or renaming one)."""
+
+    name = StringField(
+        _l("Navn på aktivitetsområdet"),
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+        validators=[
+            DataRequired(_l("Skriv navnet på aktivitetsområdet.")),
+            Length(max=catalogue.NAME_MAX, message=_l("Navnet kan ha høyst %(max)d tegn.")),
+        ],
+    )
+
+    def __init__(self, *args, municipality_id: int, area_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.municipality_id = municipality_id
+        self.area_id = area_id
+
+    def validate_name(self, field):
+        if catalogue.name_taken(self.municipality_id, field.data, except_id=self.area_id):
+            raise ValidationError(_l("Katalogen har allerede et aktivitetsområde med dette navnet."))

@@ -65,6 +65,8 @@ def create():
     if organization_id is None:
         abort(400)
     organization = get_scoped_or_404(Organization, organization_id)
+    if organization.deleted_at is not None:  # restore it first; no new work on a deleted one
+        abort(404)
     agreement = ops.create_draft(organization, current_user, current_actor())
     db.session.commit()
     flash(_("Utkastet er opprettet. Fyll ut avsnittene og send avtalen."), "success")

@@ -19,7 +19,9 @@ def index():
         return redirect(url_for("admin.municipalities"))
     counts = {
         "organizations": db.session.scalar(
-            scoped(Organization).with_only_columns(func.count(Organization.id))
+            scoped(Organization)
+            .where(Organization.deleted_at.is_(None))  # deleted ones have left the registry
+            .with_only_columns(func.count(Organization.id))
         ),
         "meetings": db.session.scalar(scoped(Meeting).with_only_columns(func.count(Meeting.id))),
     }
