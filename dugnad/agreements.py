@@ -72,9 +72,12 @@ def default_content(municipality: Municipality, organization: Organization, owne
     }
 
 
-def create_draft(organization: Organization, user: User, actor: Actor) -> Agreement:
+def create_draft(organization: Organization, user: User, actor: Actor, activities: str = "") -> Agreement:
+    """A new draft; `activities` pre-fills that section (e.g. from a meeting answer)."""
     municipality = db.session.get(Municipality, organization.municipality_id)
     content = default_content(municipality, organization, user)
+    if activities:
+        content["activities"] = activities
     agreement = Agreement(
         municipality_id=organization.municipality_id,
         organization=organization,

@@ -1,8 +1,11 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from dugnad.meetings import MAX_PARTICIPANTS
 
 
 class InvitationAnswerForm(FlaskForm):
@@ -11,10 +14,38 @@ class InvitationAnswerForm(FlaskForm):
         choices=[SelectChoice("attending", _l("Ja, vi kommer")), SelectChoice("not_attending", _l("Nei, vi kommer ikke"))],
         validators=[InputRequired(_l("Velg om dere kommer."))],
     )
+    # Text, not IntegerField: the error for "ti" or "-1" must be ours, in bokmål.
+    participants = StringField(_l("Hvor mange kommer?"))
+    participant_names = TextAreaField(
+        _l("Hvem kommer?"),
+        validators=[Optional(), Length(max=2000, message=_l("Navnene kan ha høyst %(max)d tegn."))],
+    )
+    activity_areas = SelectMultipleField(
+        _l("Hva kan dere bidra med?"),
+        coerce=str,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        # Strings, checked by the operation: ids outside the catalogue are dropped, not reported.
+        validate_choice=False,
+    )
     comment = TextAreaField(
         _l("Kommentar"),
         validators=[Optional(), Length(max=2000, message=_l("Kommentaren kan ha høyst %(max)d tegn."))],
     )
+
+    def validate_participants(self, field):
+        text = (field.data or "").strip()
+        if not text:
+            field.data = None
+            return
+        if not text.isdigit() or int(text) > MAX_PARTICIPANTS:
+            raise ValidationError(
+                _l("Skriv antallet som et helt tall fra 0 til %(max)d.", max=MAX_PARTICIPANTS)
+            )
+        field.data = int(text)
+
+    def area_ids(self) -> tuple[int, ...]:
+        return tuple(int(value) for value in self.activity_areas.data or () if value.isdigit() and len(value) < 10)
 
 
 class AcceptForm(FlaskForm):

@@ -1,10 +1,11 @@
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
 
 from dugnad import agreements as ops
+from dugnad import meetings
 from dugnad.extensions import db
-from dugnad.meetings import AnswerClosed, answer_invitation
 from dugnad.models import Agreement, Invitation
 from dugnad.tokens import LinkProblem, Purpose, resolve
 
@@ -25,30 +26,69 @@ def _linked(model, link):
 
 @bp.route("/invitation/<token>", methods=["GET", "POST"])
 def invitation(token: str):
-    """An organisation answers an invitation; the answer can change until the start."""
+    """An organisation answers an invitation; the answer can change until the start.
+
+    A cancelled meeting shows the cancellation (200, no form). After the start the
+    page shows the recorded answer read-only with status 410: the answer is gone
+    for good, not merely refused this once. An organisation deleted from the
+    registry gets 410 with "no longer active".
+    """
     link = resolve(token, Purpose.ANSWER_INVITATION)
     invitation = _linked(Invitation, link)
-    form = InvitationAnswerForm(
-        data=None if request.method == "POST" else {
-            "answer": None if invitation.answer == "pending" else invitation.answer,
-            "comment": invitation.comment,
-        }
-    )
+    meeting = invitation.meeting
+    areas = meetings.visible_activity_areas(invitation.municipality_id)
+    try:
+        meetings.check_answerable(invitation)
+    except (meetings.InvitationInactive, meetings.MeetingCancelled, meetings.AnswerClosed) as closed:
+        return _closed_page(invitation, closed)
+
+    form = InvitationAnswerForm(data=None if request.method == "POST" else _answer_data(invitation))
+    form.activity_areas.choices = [SelectChoice(str(area.id), area.name) for area in areas]
     if form.validate_on_submit():
-        actor = link_actor(invitation.organization.name)
+        answer = meetings.Answer(
+            attending=form.answer.data == "attending",
+            participants=form.participants.data,
+            participant_names=(form.participant_names.data or "").strip(),
+            activity_area_ids=form.area_ids(),
+            comment=(form.comment.data or "").strip(),
+        )
         try:
-            answer_invitation(invitation, form.answer.data == "attending", form.comment.data or "", actor)
-        except AnswerClosed:
-            raise LinkProblem("expired", 410) from None
+            meetings.answer_invitation(invitation, answer, link_actor(invitation.organization.name))
+        except (meetings.InvitationInactive, meetings.MeetingCancelled, meetings.AnswerClosed) as closed:
+            db.session.rollback()  # it closed while the form was being filled in
+            return _closed_page(invitation, closed)
         db.session.commit()
         return redirect(url_for("respond.invitation", token=token, saved=1))
     return render_template(
         "respond/invitation.html",
         invitation=invitation,
-        meeting=invitation.meeting,
+        meeting=meeting,
         form=form,
         saved=request.args.get("saved") == "1" and not form.errors,
     ), 400 if form.errors else 200
+
+
+def _closed_page(invitation: Invitation, closed: Exception):
+    """Why the invitation can no longer be answered, with the meeting and the answer on record."""
+    reason, status = {
+        meetings.InvitationInactive: ("inactive", 410),
+        # A cancellation is news to read, not a broken link; a post after it changes nothing.
+        meetings.MeetingCancelled: ("cancelled", 200 if request.method == "GET" else 410),
+        meetings.AnswerClosed: ("started", 410),
+    }[type(closed)]
+    return render_template(
+        "respond/invitation_closed.html", invitation=invitation, meeting=invitation.meeting, reason=reason
+    ), status
+
+
+def _answer_data(invitation: Invitation) -> dict:
+    return {
+        "answer": None if invitation.answer == "pending" else invitation.answer,
+        "participants": "" if invitation.participants is None else str(invitation.participants),
+        "participant_names": invitation.participant_names,
+        "activity_areas": [str(area.id) for area in invitation.activity_areas],
+        "comment": invitation.comment,
+    }
 
 
 def _agreement_page(agreement, accept_form, decline_form, changes_form, status=200):
