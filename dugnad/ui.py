@@ -41,6 +41,26 @@ ACTION_LABELS = {
     "invite": _l("Invitert"),
     "answer": _l("Svar registrert"),
     "update": _l("Endret"),
+    "import": _l("Importert fra fil"),
+}
+
+ORG_TYPE_LABELS = {
+    "humanitarian": _l("Humanitær organisasjon"),
+    "sports": _l("Idrett"),
+    "culture": _l("Kultur"),
+    "religion": _l("Tros- og livssynssamfunn"),
+    "volunteer_centre": _l("Frivilligsentral"),
+    "immigrant": _l("Innvandrerorganisasjon"),
+    "other": _l("Annet"),
+}
+
+#: Where an organisation stands in the workflow (dugnad.registry.STAGES), with its tag colour.
+STAGE_LABELS = {
+    "not_invited": (_l("Ikke invitert"), "neutral"),
+    "invited": (_l("Invitert"), "info"),
+    "answered": (_l("Har svart"), "warning"),
+    "in_agreement": (_l("Avtale under arbeid"), "info"),
+    "signed": (_l("Avtale signert"), "success"),
 }
 
 _URL = re.compile(r"https?://[^\s<>\"']+")
@@ -84,6 +104,8 @@ def init_app(app, languages: dict[str, str]) -> None:
             "STATE_LABELS": STATE_LABELS,
             "ANSWER_LABELS": ANSWER_LABELS,
             "ACTION_LABELS": ACTION_LABELS,
+            "ORG_TYPE_LABELS": ORG_TYPE_LABELS,
+            "STAGE_LABELS": STAGE_LABELS,
         }
 
     @app.after_request

@@ -10,6 +10,7 @@ from datetime import timedelta
 from flask.testing import FlaskClient
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import selectinload
 
 from app import create_app
 from dugnad import accounts
@@ -114,7 +115,8 @@ LINK = re.compile(r"https?://[^/\s]+(/r/[A-Za-z0-9_\-/]+)")
 
 def outbox(app, to: str | None = None) -> list[OutboxMessage]:
     with app.app_context():
-        query = db.select(OutboxMessage).order_by(OutboxMessage.id)
+        # Attachments loaded too: the messages are read after the session is gone.
+        query = db.select(OutboxMessage).options(selectinload(OutboxMessage.attachments)).order_by(OutboxMessage.id)
         if to:
             query = query.where(OutboxMessage.to_addr == to)
         messages = db.session.scalars(query).all()

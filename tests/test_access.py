@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -39,10 +40,27 @@ ACCESS = {
     "organizations.new": STAFF,
     "organizations.show": STAFF,
     "organizations.edit": STAFF,
+    "organizations.delete": STAFF,
+    "organizations.restore": STAFF,
+    "imports.upload": STAFF,
+    "imports.preview": STAFF,
+    "imports.apply": STAFF,
     "meetings.index": STAFF,
     "meetings.new": STAFF,
     "meetings.show": STAFF,
     "meetings.invite_organizations": STAFF,
+    "meetings.tally": STAFF,
+    "meetings.edit": STAFF,
+    "meetings.cancel": STAFF,
+    "meetings.choose": STAFF,
+    "meetings.choose_count": STAFF,
+    "meetings.preview": STAFF,
+    "meetings.remind": STAFF,
+    "meetings.participants_csv": STAFF,
+    "meetings.attendance_pdf": STAFF,
+    "meetings.record_attendance": STAFF,
+    "meetings.start_agreement": STAFF,
+    "mailbox.attachment": ADMIN,
     "agreements.index": STAFF,
     "agreements.create": STAFF,
     "agreements.show": STAFF,
@@ -56,6 +74,8 @@ ACCESS = {
     "mailbox.index": ADMIN,
     "mailbox.show": ADMIN,
     "admin.users": ADMIN,
+    "admin.activities": ADMIN,
+    "admin.activity": ADMIN,
     "admin.municipalities": OPERATOR,
 }
 
@@ -72,10 +92,19 @@ def _url(rule, world=None) -> str:
 def _valid_post(endpoint: str, world) -> dict:
     """A post that would succeed for a permitted user, so a missing check would show as a change."""
     return {
-        "organizations.new": {"name": "Nytt lag", "contact_name": "Per", "contact_email": "per@lag.example.no"},
+        "organizations.new": {"name": "Nytt lag", "contacts-0-name": "Per", "contacts-0-email": "per@lag.example.no"},
         "organizations.edit": {"name": "Endret navn"},
+        "organizations.delete": {},
+        "organizations.restore": {},
+        "admin.activities": {"new-name": "Ny aktivitet"},
+        "admin.activity": {"action": "hide"},
+        "imports.upload": {"file": (io.BytesIO(b"navn\nNytt lag\n"), "lag.csv")},
+        "imports.apply": {},
         "meetings.new": meeting_form("Nytt møte"),
         "meetings.invite_organizations": {"organizations": [str(world.other_organization_id)]},
+        "meetings.edit": {**meeting_form("Endret møte", place="Et annet sted"), "version": "1"},
+        "meetings.record_attendance": {"notes": "Referat", "version": "1"},
+        "meetings.start_agreement": {"organization_id": str(world.organization_id)},
         "agreements.create": {"organization_id": str(world.organization_id)},
         "agreements.edit": agreement_form("Endret avtale"),
         "agreements.countersign": {"role": "Kommunedirektør"},

@@ -76,9 +76,9 @@ VALID_ORGANIZATION = {
     "postal_code": "6650",
     "city": "Surnadal",
     "email": "post@rodekors.example.no",
-    "contact_name": "Kari Nordmann",
-    "contact_role": "styreleder",
-    "contact_email": "kari@rodekors.example.no",
+    "contacts-0-name": "Kari Nordmann",
+    "contacts-0-role": "styreleder",
+    "contacts-0-email": "kari@rodekors.example.no",
 }
 
 
@@ -100,10 +100,10 @@ def staff_client(client, factory):
         pytest.param({"org_number": "12345"}, ["org_number"], id="org number too short"),
         pytest.param({"org_number": "abcdefghi"}, ["org_number"], id="org number of letters"),
         pytest.param({"email": "ikke-en-epost"}, ["email"], id="malformed email"),
-        pytest.param({"contact_email": "kari@"}, ["contact_email"], id="malformed contact email"),
+        pytest.param({"contacts-0-email": "kari@"}, ["contacts-0-email"], id="malformed contact email"),
         pytest.param({"postal_code": "66"}, ["postal_code"], id="postal code"),
         pytest.param({"website": "rodekors"}, ["website"], id="website"),
-        pytest.param({"contact_name": ""}, ["contact_name"], id="contact details without a name"),
+        pytest.param({"contacts-0-name": ""}, ["contacts-0-name"], id="contact details without a name"),
         pytest.param(
             {"name": "", "org_number": "123456789", "email": "x@", "postal_code": "abcd"},
             ["name", "org_number", "email", "postal_code"],
@@ -396,7 +396,7 @@ def test_html_in_fields_is_escaped_everywhere(app, client, factory):
 
     response = client.post(
         "/organizations/new",
-        data={"name": SCRIPT, "city": IMG, "contact_name": IMG, "contact_email": "kari@lag.example.no"},
+        data={"name": SCRIPT, "city": IMG, "contacts-0-name": IMG, "contacts-0-email": "kari@lag.example.no"},
     )
     assert response.status_code == 302
     organization = int(response.headers["Location"].rsplit("/", 1)[1])

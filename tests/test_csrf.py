@@ -8,6 +8,7 @@ so the refusal is the token's doing.
 from __future__ import annotations
 
 import hashlib
+import io
 from urllib.parse import urlsplit
 
 import pytest
@@ -44,10 +45,19 @@ POSTS = {
     "auth.login": (None, lambda w: {"email": w.admin, "password": "correct horse battery staple"}),
     "auth.language": ("admin", lambda w: {"lang": "en", "next": "/"}),
     "auth.logout": ("admin", lambda w: {}),
-    "organizations.new": ("staff", lambda w: {"name": "Nytt lag", "contact_name": "Per", "contact_email": "per@lag.no"}),
+    "organizations.new": ("staff", lambda w: {"name": "Nytt lag", "contacts-0-name": "Per", "contacts-0-email": "per@lag.no"}),
     "organizations.edit": ("staff", lambda w: {"name": "Endret navn"}),
+    "organizations.delete": ("staff", lambda w: {}),
+    "organizations.restore": ("staff", lambda w: {}),
+    "imports.upload": ("staff", lambda w: {"file": (io.BytesIO(b"navn\nNytt lag\n"), "lag.csv")}),
+    "imports.apply": ("staff", lambda w: {}),
     "meetings.new": ("staff", lambda w: meeting_form("Nytt møte")),
     "meetings.invite_organizations": ("staff", lambda w: {"organizations": [str(w.other_organization_id)]}),
+    "meetings.edit": ("staff", lambda w: {**meeting_form("Endret møte", place="Et annet sted"), "version": "1"}),
+    "meetings.cancel": ("staff", lambda w: {}),
+    "meetings.remind": ("staff", lambda w: {}),
+    "meetings.record_attendance": ("staff", lambda w: {"notes": "Referat", "version": "1"}),
+    "meetings.start_agreement": ("staff", lambda w: {"organization_id": str(w.organization_id)}),
     "agreements.create": ("staff", lambda w: {"organization_id": str(w.other_organization_id)}),
     "agreements.edit": ("staff", lambda w: agreement_form("Endret avtale")),
     "agreements.send": ("staff", lambda w: {}),
@@ -55,6 +65,8 @@ POSTS = {
     "agreements.revise": ("staff", lambda w: {}),
     "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør"}),
     "admin.users": ("admin", lambda w: {"name": "Ny Bruker", "email": "ny@k.no", "role": "admin", "password": "x" * 16}),
+    "admin.activities": ("admin", lambda w: {"new-name": "Ny aktivitet"}),
+    "admin.activity": ("admin", lambda w: {"action": "rename", f"area-{w.activity_area_id}-name": "Nytt navn"}),
     "admin.municipalities": ("operator", lambda w: {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"}),
     "respond.invitation": (None, lambda w: {"answer": "attending", "comment": "Vi kommer"}),
     "respond.agreement": (None, lambda w: ACCEPT),

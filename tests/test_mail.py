@@ -120,7 +120,13 @@ def test_mail_is_delivered_right_after_the_request(app, client, factory, smtp_se
     assert message["Subject"] == f"Invitasjon: {MEETING_TITLE}"  # ø survives the header encoding
     assert message["From"] == app.config["MAIL_DEFAULT_SENDER"]
     assert message["Message-ID"]
-    assert message.get_content_type() == "multipart/alternative"
+    # The text and HTML bodies, and the calendar invitation as an attachment.
+    assert message.get_content_type() == "multipart/mixed"
+    [ics] = list(message.iter_attachments())
+    assert ics.get_content_type() == "text/calendar"
+    assert ics.get_param("method") == "REQUEST"
+    assert ics.get_filename() == "invitasjon.ics"
+    assert "BEGIN:VCALENDAR" in ics.get_content()  # text/calendar: decoded as text
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text.get_content_type() == "text/plain"

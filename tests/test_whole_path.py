@@ -56,9 +56,9 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
             "address": "Storgata 1",
             "postal_code": "6650",
             "city": "Surnadal",
-            "contact_name": "Kari Nordmann",
-            "contact_role": "styreleder",
-            "contact_email": "kari@rodekors.example.no",
+            "contacts-0-name": "Kari Nordmann",
+            "contacts-0-role": "styreleder",
+            "contacts-0-email": "kari@rodekors.example.no",
         },
     )
     assert response.status_code == 302

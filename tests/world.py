@@ -3,12 +3,14 @@
 Used by test_tenancy, test_access and test_csrf (its forms also by test_bad_input
 and test_links): two organisations, a meeting with an invitation (and its emailed
 link), agreements in the states draft, sent (with its emailed link), accepted and
-signed (so the signed PDF and print view exist), and outbox messages. Every name carries a prefix, so a page
+signed (so the signed PDF and print view exist), outbox messages, and an uploaded
+register file (previewed, not imported). Every name carries a prefix, so a page
 that shows another municipality's data can be caught by name.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,7 +19,7 @@ from helpers import CSRFClient, Factory, empty_database, link_in, login, make_ap
 from sqlalchemy import select
 
 from dugnad.extensions import db
-from dugnad.models import Agreement, Municipality
+from dugnad.models import ActivityArea, Agreement, Municipality
 from dugnad.timeutil import OSLO, now_utc
 
 #: The agreement states a World holds, each as its own agreement.
@@ -84,19 +86,37 @@ class World:
     #: An outbox message of this municipality (the invitation mail).
     message_id: int = 0
     message_subject: str = ""
+    #: An uploaded register file, previewed but not imported; its one row names an organisation.
+    import_id: int = 0
+    import_row_name: str = ""
+    #: An entry of the activity catalogue, renamed to carry the prefix.
+    activity_area_id: int = 0
+    activity_area_name: str = ""
+    #: A third organisation, deleted (soft) through its page.
+    deleted_organization_id: int = 0
+    deleted_organization_name: str = ""
 
     def names(self) -> list[str]:
         """Every distinctive name this municipality's objects carry."""
-        return [self.organization_name, self.other_organization_name, self.meeting_title, *self.agreement_titles.values(), self.org_email]
+        return [self.organization_name, self.other_organization_name, self.meeting_title, *self.agreement_titles.values(), self.org_email, self.import_row_name, self.activity_area_name,
+                self.deleted_organization_name]
 
     def id_for(self, arg: str, endpoint: str = "") -> int:
         """A real object id for a URL argument (the agreement in the state the route needs)."""
         if arg == "organization_id":
-            return self.organization_id
+            # Deleting needs one without agreements waiting; restoring, a deleted one.
+            return {
+                "organizations.delete": self.other_organization_id,
+                "organizations.restore": self.deleted_organization_id,
+            }.get(endpoint, self.organization_id)
         if arg == "meeting_id":
             return self.meeting_id
         if arg == "message_id":
             return self.message_id
+        if arg == "import_id":
+            return self.import_id
+        if arg == "area_id":
+            return self.activity_area_id
         if arg == "agreement_id":
             state = {
                 "agreements.edit": "draft",
@@ -152,6 +172,26 @@ def build_world(app, factory, prefix: str) -> World:
     world.invitation_link = link_in(invitation_mail)
     world.message_id = invitation_mail.id
     world.message_subject = invitation_mail.subject
+
+    world.import_row_name = f"{prefix} Sjakklubb"
+    register_file = io.BytesIO(f"navn;organisasjonsnummer\n{world.import_row_name};\n".encode())
+    response = client.post("/organizations/import/", data={"file": (register_file, "lag.csv")})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    world.import_id = _id_from(response.headers["Location"], r"/organizations/import/(\d+)")
+
+    with app.app_context():
+        world.activity_area_id = db.session.scalar(
+            select(ActivityArea.id).where(ActivityArea.municipality_id == municipality_id).order_by(ActivityArea.position)
+        )
+    world.activity_area_name = f"{prefix} språkvenn"
+    response = client.post(
+        f"/admin/activities/{world.activity_area_id}",
+        data={"action": "rename", f"area-{world.activity_area_id}-name": world.activity_area_name},
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    world.deleted_organization_name = f"{prefix} Nedlagt lag"
+    world.deleted_organization_id = factory.organization(municipality_id, name=world.deleted_organization_name)
+    assert client.post(f"/organizations/{world.deleted_organization_id}/delete", data={}).status_code == 302
 
     visitor = app.test_client()
     for state in AGREEMENT_STATES:

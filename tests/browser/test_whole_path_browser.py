@@ -110,19 +110,21 @@ def test_whole_path_with_javascript(app, factory, live_server, new_context, asse
     page.get_by_label("Tittel").fill(MEETING)
     page.get_by_label("Starter").fill(start.strftime("%Y-%m-%dT%H:%M"))
     page.get_by_label("Slutter").fill((start + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-    page.get_by_label("Sted").fill("Rådhuset")
+    page.get_by_label("Adresse").fill("Rådhuset")
     page.get_by_label("Dagsorden").fill("Velkommen\nHvordan kan vi samarbeide?")
     page.get_by_role("button", name="Opprett møtet").click()
     expect(page.get_by_role("heading", level=1, name=MEETING)).to_be_visible()
     # Typed in Norwegian time, shown in Norwegian time.
     expect(page.get_by_role("definition").first).to_contain_text(start.strftime("%d.%m.%Y 18:00"))
 
-    # Invite the new organisation with its checkbox.
+    # Invite the new organisation: tick it, look over the email, send.
     assert_accessible(page, "meeting page")
+    page.get_by_role("link", name="Inviter organisasjoner").click()
     page.get_by_label(ORG, exact=True).check()
-    page.get_by_role("button", name="Send invitasjoner").click()
+    page.get_by_role("button", name="Forhåndsvis invitasjonen").click()
+    page.get_by_role("button", name="Send 1 invitasjon").click()
     expect(page.get_by_role("status")).to_contain_text("1 organisasjon er invitert.")
-    expect(page.locator("#tally")).to_contain_text("Ikke svart: 1")
+    expect(page.locator('#tally [data-tally="pending"]')).to_have_text("1")
 
     # The invitation is in the Mailbox; the organisation follows its link (no login).
     invitation_link = _open_mail(page, f"Invitasjon: {MEETING}", live_server.url)
@@ -143,7 +145,7 @@ def test_whole_path_with_javascript(app, factory, live_server, new_context, asse
     # Staff sees the answer on the meeting page.
     page.get_by_role("navigation", name="Hovedmeny").get_by_role("link", name="Møter").click()
     page.get_by_role("link", name=MEETING).click()
-    expect(page.locator("#tally")).to_contain_text("Kommer: 1")
+    expect(page.locator('#tally [data-tally="attending"]')).to_have_text("1")
 
     # Start an agreement from the organisation's page and write the required sections.
     page.get_by_role("row", name=ORG).get_by_role("link", name=ORG).click()
