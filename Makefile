@@ -59,7 +59,7 @@ lint: install-dev
 # Find new user-facing strings and add them to every catalogue.
 extract-messages: install
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 
 # Refresh the vendored front-end packages (versions in static/vendor/VERSIONS).
 HTMX_VERSION := 2.0.11
@@ -85,3 +85,6 @@ clean:
 # Figures, not pass/fail: see bench/.
 bench: install-dev
 	$(BIN)/python bench/bench_pdf.py
+	$(BIN)/python bench/bench_search.py
+	$(BIN)/python bench/bench_import.py
+	$(BIN)/python bench/bench_invite.py
