@@ -52,6 +52,9 @@ class MunicipalityForm(FlaskForm):
             raise ValidationError(_l("Organisasjonsnummeret er ikke gyldig.")) from None
 
 
+DUPLICATE_AREA = _l("Katalogen har allerede et aktivitetsområde med dette navnet.")
+
+
 class ActivityAreaForm(FlaskForm):
     """The name of an activity catalogue entry (adding one, or renaming one)."""
 
@@ -71,4 +74,4 @@ class ActivityAreaForm(FlaskForm):
 
     def validate_name(self, field):
         if catalogue.name_taken(self.municipality_id, field.data, except_id=self.area_id):
-            raise ValidationError(_l("Katalogen har allerede et aktivitetsområde med dette navnet."))
+            raise ValidationError(DUPLICATE_AREA)

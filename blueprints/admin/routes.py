@@ -2,6 +2,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from dugnad import accounts, catalogue
 from dugnad.access import admin_required, get_scoped_or_404, operator_required, scoped
@@ -10,7 +11,7 @@ from dugnad.models import ActivityArea, Municipality, User
 
 from ..actor import current_actor
 from . import bp
-from .forms import ActivityAreaForm, MunicipalityForm, UserForm
+from .forms import DUPLICATE_AREA, ActivityAreaForm, MunicipalityForm, UserForm
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -67,8 +68,14 @@ def activities():
     """The municipality's activity catalogue; administrators add entries here."""
     form = ActivityAreaForm(prefix="new", municipality_id=current_user.municipality_id)
     if form.validate_on_submit():
-        area = catalogue.add_area(current_user.municipality_id, form.name.data, current_actor())
-        db.session.commit()
+        try:
+            area = catalogue.add_area(current_user.municipality_id, form.name.data, current_actor())
+            db.session.commit()
+        except IntegrityError:
+            # Another administrator added the same name in the same instant.
+            db.session.rollback()
+            form.name.errors.append(DUPLICATE_AREA)
+            return _catalogue_page(form, status=400)
         flash(_("%(name)s er lagt til.", name=area.name), "success")
         return redirect(url_for("admin.activities"))
     return _catalogue_page(form, status=400 if form.errors else 200)
