@@ -9,6 +9,7 @@ from datetime import timedelta
 from helpers import link_in, login, outbox
 from pypdf import PdfReader
 from sqlalchemy import select
+from world import agreement_form
 
 from dugnad.extensions import db
 from dugnad.models import (
@@ -110,20 +111,7 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
     assert agreement.state == "draft"
     assert agreement.number == f"{now_utc().astimezone(OSLO).year}-001"
     assert "Kari Nordmann" in agreement.content["contacts"]
-    response = client.post(
-        f"/agreements/{agreement.id}/edit",
-        data={
-            "title": "Samarbeid om flyktningguide",
-            "purpose": "Gode lokalsamfunn for nye innbyggere.",
-            "activities": "Flyktningguide: to møter i måneden.",
-            "municipality_responsibilities": "Kontaktperson og lokaler.",
-            "organization_responsibilities": "Frivillige guider med politiattest.",
-            "contacts": "Kari Nordmann, styreleder",
-            "economy": "Tilskudd kr 12 500.",
-            "valid_from": "2027-01-01",
-            "valid_to": "2027-12-31",
-        },
-    )
+    response = client.post(f"/agreements/{agreement.id}/edit", data=agreement_form("Samarbeid om flyktningguide"))
     assert response.status_code == 302
 
     # 5. Send it: a frozen version, a link by email.
