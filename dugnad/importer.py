@@ -68,13 +68,16 @@ FORMAT_LABELS = {
     PLAIN_CSV: _l("CSV med overskriftsrad"),
 }
 
+#: Organization.name's length in the database.
+NAME_MAX = 200
+
 #: Why a row of the file is not imported.
 REASON_LABELS = {
     "deleted": _l("Slettet i Enhetsregisteret"),
     "bankrupt": _l("Konkurs"),
     "winding_up": _l("Under avvikling"),
     "missing_name": _l("Mangler navn"),
-    "name_too_long": _l("Navnet er lengre enn 200 tegn"),
+    "name_too_long": _l("Navnet er lengre enn %(max)d tegn", max=NAME_MAX),
     "bad_number": _l("Ugyldig organisasjonsnummer"),
     "duplicate": _l("Dobbelt i filen"),
     "deleted_here": _l("Organisasjonen er slettet i Dugnad"),
@@ -471,7 +474,7 @@ def _keep(result: ReadResult, record: dict, seen: set[str], require_number: bool
         reason = "winding_up"
     elif not name:
         reason = "missing_name"
-    elif len(name) > 200:
+    elif len(name) > NAME_MAX:
         reason = "name_too_long"
     elif (number or require_number) and not orgnr.is_valid(number):
         reason = "bad_number"
@@ -482,7 +485,7 @@ def _keep(result: ReadResult, record: dict, seen: set[str], require_number: bool
         seen.add(key)
     if reason:
         result.rejected.append(
-            {"line": record["line"], "name": name[:200], "org_number": (record.get("org_number") or "")[:20], "reason": reason}
+            {"line": record["line"], "name": name[:NAME_MAX], "org_number": (record.get("org_number") or "")[:20], "reason": reason}
         )
         return
     row = {

@@ -115,7 +115,7 @@ def test_meeting_has_room_digital_link_and_message(setup):
         assert text in page
     response = setup.client.post("/meetings/new", data={**data, "digital_link": "javascript:alert(1)"})
     assert response.status_code == 400
-    assert "Lenken må begynne med https://" in response.get_data(as_text=True)
+    assert "Lenken må begynne med https:// eller http://" in response.get_data(as_text=True)
 
 
 def test_choosing_filters_the_registry_and_select_all_ticks_every_match(setup):

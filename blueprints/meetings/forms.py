@@ -16,7 +16,7 @@ DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 
 def _web_link(form, field):
     if field.data and not field.data.startswith(("https://", "http://")):
-        raise ValidationError(_l("Lenken må begynne med https://"))
+        raise ValidationError(_l("Lenken må begynne med https:// eller http://"))
 
 
 class MeetingForm(FlaskForm):

@@ -70,7 +70,7 @@ class ContactForm(Form):
         validators=[
             Optional(),
             Length(max=30, message=_l("Telefonnummeret kan ha høyst %(max)d tegn.")),
-            Regexp(r"^\+?[0-9 ()-]+$", message=_l("Telefonnummeret kan bare ha siffer, mellomrom og + først.")),
+            Regexp(r"^\+?[0-9 ()-]+$", message=_l("Telefonnummeret kan bare ha siffer, mellomrom, bindestrek, parenteser og + først.")),
         ],
     )
     is_primary = BooleanField(_l("Hovedkontakt"))

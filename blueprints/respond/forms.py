@@ -15,7 +15,10 @@ class InvitationAnswerForm(FlaskForm):
         validators=[InputRequired(_l("Velg om dere kommer."))],
     )
     # Text, not IntegerField: the error for "ti" or "-1" must be ours, in bokmål.
-    participants = StringField(_l("Hvor mange kommer?"))
+    participants = StringField(
+        _l("Hvor mange kommer?"),
+        description=_l("Et tall fra 0 til %(max)d. Gjelder bare om dere kommer.", max=MAX_PARTICIPANTS),
+    )
     participant_names = TextAreaField(
         _l("Hvem kommer?"),
         validators=[Optional(), Length(max=2000, message=_l("Navnene kan ha høyst %(max)d tegn."))],
