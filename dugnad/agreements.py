@@ -9,14 +9,17 @@ from datetime import timedelta
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from . import audit, mail, tokens
-from .documents import render_signed_pdf, render_version_html, sha256_hex
+from . import audit, clauses, mail, tokens
+from .documents import render_document_html, render_signed_pdf, sha256_hex
 from .extensions import db
 from .lifecycle import Actor, IllegalTransition, apply_action
 from .models import (
+    ActivityArea,
     Agreement,
+    AgreementSection,
     AgreementVersion,
     AuditEvent,
     Municipality,
@@ -26,7 +29,7 @@ from .models import (
     SignedDocument,
     User,
 )
-from .sections import SECTION_KEYS
+from .sections import REQUIRED_SECTIONS, SECTION_KEYS, SECTIONS, Status, normalize
 from .timeutil import now_utc, to_oslo
 
 
@@ -34,78 +37,213 @@ class CannotSend(Exception):
     """The agreement cannot be emailed (e.g. the organisation has no address)."""
 
 
+class Incomplete(Exception):
+    """Sections required before sending are not completed."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+class SectionConflict(Exception):
+    """Someone saved the section after the page was loaded; both texts are kept."""
+
+    def __init__(self, section: AgreementSection):
+        super().__init__(section.key)
+        self.section = section
+
+
+class VersionMismatch(Exception):
+    """The signer saw another version than the one the organisation accepted."""
+
+
 def next_number(municipality_id: int, year: int) -> str:
-    """The next agreement number for the year, e.g. 2026-007."""
+    """The next agreement number for the year, e.g. 2026-007 (the highest so far plus one)."""
     prefix = f"{year}-"
-    count = db.session.scalar(
-        select(func.count(Agreement.id)).where(
+    numbers = db.session.scalars(
+        select(Agreement.number).where(
             Agreement.municipality_id == municipality_id, Agreement.number.startswith(prefix)
         )
-    )
-    return f"{prefix}{count + 1:03d}"
+    ).all()
+    highest = max((int(number[len(prefix):]) for number in numbers if number[len(prefix):].isdigit()), default=0)
+    return f"{prefix}{highest + 1:03d}"
 
 
-def _contact_line(*parts: str) -> str:
-    return ", ".join(part.strip() for part in parts if part and part.strip())
+def _add_numbered(agreement: Agreement) -> None:
+    """Insert with the next free number. Two staff starting an agreement in the same
+    instant take the same number; the unique constraint refuses the second, which
+    takes the next (a savepoint keeps the rest of the transaction)."""
+    year = to_oslo(now_utc()).year
+    for _attempt in range(5):
+        agreement.number = next_number(agreement.municipality_id, year)
+        try:
+            with db.session.begin_nested():
+                db.session.add(agreement)
+                db.session.flush()
+            return
+        except IntegrityError:
+            continue
+    raise RuntimeError("no free agreement number after 5 attempts")
 
 
-def default_content(municipality: Municipality, organization: Organization, owner: User) -> dict:
-    """A draft pre-filled from what Dugnad knows about both parties."""
+def _contact(name: str, role: str, email: str, phone: str) -> dict:
+    return {"name": name or "", "role": role or "", "email": email or "", "phone": phone or ""}
+
+
+def _organization_fields(organization: Organization) -> dict:
+    """What the registry knows about the organisation's side, for a new draft."""
     contact = organization.primary_contact
-    contacts = [f"Kommunen: {_contact_line(owner.name, owner.title, owner.email)}"]
-    if contact:
-        contacts.append(f"Organisasjonen: {_contact_line(contact.name, contact.role, contact.email, contact.phone)}")
-    return {
-        "title": f"Samarbeidsavtale mellom {municipality.name} og {organization.name}",
-        "purpose": (
-            f"{municipality.name} og {organization.name} samarbeider om bosetting og "
-            "integrering av flyktninger, slik at nye innbyggere raskt blir en del av "
-            "lokalsamfunnet."
-        ),
-        "activities": "",
-        "municipality_responsibilities": "",
-        "organization_responsibilities": "",
-        "contacts": "\n".join(contacts),
-        "economy": "",
-        "valid_from": "",
-        "valid_to": "",
-    }
+    person = _contact(contact.name, contact.role, contact.email, contact.phone) if contact else _contact("", "", "", "")
+    return {f"organization_{name}": value for name, value in person.items()}
 
 
-def create_draft(organization: Organization, user: User, actor: Actor, activities: str = "") -> Agreement:
-    """A new draft; `activities` pre-fills that section (e.g. from a meeting answer)."""
+def default_sections(
+    organization: Organization, owner: User, language: str, activity_areas: list[ActivityArea] = ()
+) -> dict[str, dict]:
+    """A new draft: the clause library's wording, and what Dugnad knows about both parties."""
+    texts = clauses.library(organization.municipality_id)
+    data = {}
+    for section in SECTIONS:
+        values = section.empty()
+        values["text"] = texts.get((section.key, language), "")
+        data[section.key] = values
+    data["activities"]["rows"] = [
+        {"area_id": str(area.id), "area": area.name, "what": area.name, "where": "", "how_often": "", "leader": ""}
+        for area in activity_areas
+    ]
+    data["contacts"].update(
+        {f"municipality_{name}": value for name, value in _contact(owner.name, owner.title, owner.email, "").items()}
+    )
+    data["contacts"].update(_organization_fields(organization))
+    return data
+
+
+def _copied_sections(source: Agreement, organization: Organization) -> dict[str, dict]:
+    """An earlier agreement's sections, without what belonged to its organisation."""
+    data = {section.key: normalize(section.key, section.data) for section in source.sections}
+    data["parties"]["organization_signatory"] = ""
+    data["parties"]["organization_signatory_role"] = ""
+    data["contacts"].update(_organization_fields(organization))
+    return data
+
+
+def create_draft(
+    organization: Organization,
+    user: User,
+    actor: Actor,
+    *,
+    title: str | None = None,
+    language: str = "nb",
+    activity_areas: list[ActivityArea] = (),
+    copy_of: Agreement | None = None,
+) -> Agreement:
+    """A new draft from the clause library (or as a copy of an earlier agreement);
+    `activity_areas` pre-fill the activities (e.g. from a meeting answer)."""
     municipality = db.session.get(Municipality, organization.municipality_id)
-    content = default_content(municipality, organization, user)
-    if activities:
-        content["activities"] = activities
+    if copy_of is not None:
+        if copy_of.municipality_id != organization.municipality_id:
+            raise ValueError("copy across municipalities")
+        language = copy_of.language
+        data = _copied_sections(copy_of, organization)
+        status = Status.IN_PROGRESS  # copied text must be read again before it counts as done
+    else:
+        data = default_sections(organization, user, language, activity_areas)
+        status = Status.NOT_STARTED
     agreement = Agreement(
         municipality_id=organization.municipality_id,
         organization=organization,
-        number=next_number(organization.municipality_id, to_oslo(now_utc()).year),
-        title=content.pop("title"),
-        content=content,
+        title=title or f"Samarbeidsavtale mellom {municipality.name} og {organization.name}",
+        language=language,
         owner_id=user.id,
     )
-    db.session.add(agreement)
-    db.session.flush()
-    audit.record(agreement.municipality_id, actor, "create", "agreement", agreement.id, to_state="draft")
+    agreement.sections = [
+        AgreementSection(municipality_id=organization.municipality_id, key=key, data=data[key], status=status)
+        for key in SECTION_KEYS
+    ]
+    _add_numbered(agreement)
+    details = {"copy_of": copy_of.number} if copy_of is not None else {}
+    audit.record(agreement.municipality_id, actor, "create", "agreement", agreement.id, to_state="draft", details=details)
     return agreement
 
 
-#: Sections that must be written before an agreement can be sent.
-REQUIRED_SECTIONS = ("purpose", "activities", "municipality_responsibilities", "organization_responsibilities")
-
-
 def missing_sections(agreement: Agreement) -> list[str]:
-    return [key for key in REQUIRED_SECTIONS if not (agreement.content.get(key) or "").strip()]
+    """Required sections not yet marked complete, in document order."""
+    statuses = {section.key: section.status for section in agreement.sections}
+    return [key for key in REQUIRED_SECTIONS if statuses.get(key) != Status.COMPLETED]
 
 
-def save_draft(agreement: Agreement, title: str, content: dict, actor: Actor) -> None:
+def save_details(agreement: Agreement, title: str, language: str, actor: Actor) -> None:
+    """Title and document language. Sections nobody has touched yet follow the
+    language (their default wording is swapped); written text is never replaced."""
     if agreement.state != "draft":
         raise IllegalTransition(agreement.state, "edit")
+    if language != agreement.language:
+        texts = clauses.library(agreement.municipality_id)
+        for section in agreement.sections:
+            if section.status == Status.NOT_STARTED:
+                section.data = {**normalize(section.key, section.data), "text": texts.get((section.key, language), "")}
     agreement.title = title
-    agreement.content = {key: content.get(key, "") for key in (*SECTION_KEYS, "valid_from", "valid_to")}
-    audit.record(agreement.municipality_id, actor, "edit", "agreement", agreement.id)
+    agreement.language = language
+    audit.record(agreement.municipality_id, actor, "edit", "agreement", agreement.id, details={"details": True})
+
+
+def save_section(
+    agreement: Agreement,
+    key: str,
+    data: dict,
+    *,
+    revision: int | None,
+    complete: bool,
+    explicit: bool,
+    user: User,
+    actor: Actor,
+) -> AgreementSection:
+    """Save one section of a draft.
+
+    `revision` is the one the page was loaded from: if someone saved since, and the
+    text differs, SectionConflict (nothing is overwritten). The same text twice (a
+    double submit) is simply saved once. An explicit save ("Save and continue")
+    sets the status from `complete` and is audited; an autosave only moves a
+    section from not started to in progress, or out of completed when `complete`
+    (still complete) is False.
+    """
+    if agreement.state != "draft":
+        raise IllegalTransition(agreement.state, "edit")
+    section = agreement.section(key)
+    data = normalize(key, data)
+    if explicit:
+        status = Status.COMPLETED if complete else Status.IN_PROGRESS
+    elif section.status == Status.COMPLETED and complete:
+        status = Status.COMPLETED
+    else:
+        status = Status.IN_PROGRESS
+    expected = section.revision if revision is None else revision
+    if normalize(key, section.data) == data and section.status == status:
+        return section  # nothing changed: a double submit, or an autosave with no edit
+    result = db.session.execute(
+        update(AgreementSection)
+        .where(AgreementSection.id == section.id, AgreementSection.revision == expected)
+        .values(data=data, status=status, revision=expected + 1, updated_at=now_utc(), updated_by_id=user.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(section)
+    if result.rowcount != 1:
+        if normalize(key, section.data) == data:
+            if explicit and section.status != status:
+                # The same text was saved meanwhile, typically by this page's own autosave
+                # still on its way: "Save and continue" still decides the status.
+                return save_section(
+                    agreement, key, data, revision=section.revision, complete=complete,
+                    explicit=explicit, user=user, actor=actor,
+                )
+            return section  # the other save wrote exactly this
+        raise SectionConflict(section)
+    if explicit:
+        audit.record(
+            agreement.municipality_id, actor, "edit", "agreement", agreement.id,
+            details={"section": key, "status": status},
+        )
+    return section
 
 
 def _parties(agreement: Agreement) -> dict:
@@ -129,18 +267,31 @@ def _parties(agreement: Agreement) -> dict:
     }
 
 
+def document_content(agreement: Agreement, overrides: dict[str, dict] | None = None) -> dict:
+    """What the document shows: the draft's sections (with `overrides`, e.g. the
+    text being typed, for the live preview) and both parties from the registry."""
+    sections = {section.key: normalize(section.key, section.data) for section in agreement.sections}
+    for key, data in (overrides or {}).items():
+        sections[key] = normalize(key, data)
+    return {
+        "title": agreement.title,
+        "number": agreement.number,
+        "language": agreement.language,
+        "parties": _parties(agreement),
+        "sections": sections,
+    }
+
+
 def send(agreement: Agreement, actor: Actor) -> AgreementVersion:
     """Freeze the draft as a new version and email the organisation a review link."""
+    missing = missing_sections(agreement)
+    if missing:
+        raise Incomplete(missing)
     address = agreement.organization.notify_email
     if not address:
         raise CannotSend()
-    content = {
-        **agreement.content,
-        "title": agreement.title,
-        "number": agreement.number,
-        "parties": _parties(agreement),
-    }
-    html = render_version_html(agreement, content)
+    content = document_content(agreement)
+    html = render_document_html(content)
     version = AgreementVersion(
         municipality_id=agreement.municipality_id,
         agreement=agreement,
@@ -231,13 +382,20 @@ def answer_with_reason(agreement: Agreement, link, action: str, reason: str, act
     _notify_owner(agreement, "agreement_answered", subject, accepted=False, action=action, reason=reason)
 
 
-def countersign(agreement: Agreement, user: User, role: str, actor: Actor) -> SignedDocument:
+def countersign(
+    agreement: Agreement, user: User, role: str, actor: Actor, expected_sha256: str | None = None
+) -> SignedDocument:
     """The municipality signs the version the organisation accepted; the PDF is
     rendered once and stored. Any failure rolls the whole step back, leaving the
-    agreement accepted and the step retryable."""
+    agreement accepted and the step retryable.
+
+    `expected_sha256` is the fingerprint the signer was shown: signing another
+    version than the accepted one is refused (VersionMismatch)."""
     version = agreement.accepted_version
     if version is None:
         raise IllegalTransition(agreement.state, "countersign")
+    if expected_sha256 is not None and expected_sha256 != version.sha256:
+        raise VersionMismatch()
     apply_action(agreement, "countersign", actor, details={"sha256": version.sha256})
     db.session.add(
         Signature(

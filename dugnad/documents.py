@@ -17,17 +17,17 @@ def sha256_hex(data: bytes | str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def render_version_html(agreement: Agreement, content: dict) -> str:
-    """The document as the organisation reads it and both parties sign it."""
-    # The document's language is fixed (bokmål for now), whatever the sender's UI is.
-    with force_locale("nb"):
-        return render_template("agreements/_document.html", agreement=agreement, content=content)
+def render_document_html(content: dict) -> str:
+    """The document as the organisation reads it and both parties sign it; also the
+    live preview. Written in the agreement's language, whatever the sender's interface is."""
+    with force_locale(content.get("language", "nb")):
+        return render_template("agreements/_document.html", content=content)
 
 
 def render_signed_pdf(
     agreement: Agreement, version: AgreementVersion, events: list[AuditEvent]
 ) -> bytes:
-    with force_locale("nb"):
+    with force_locale(version.content.get("language", "nb")):
         html = render_template(
             "pdf/signed_agreement.html",
             agreement=agreement,

@@ -407,8 +407,7 @@ def start_agreement(invitation: Invitation, user: User, actor: Actor) -> tuple[A
     )
     if existing is not None:
         return existing, False
-    activities = "\n".join(f"- {area.name}" for area in invitation.activity_areas)
-    return create_draft(invitation.organization, user, actor, activities=activities), True
+    return create_draft(invitation.organization, user, actor, activity_areas=list(invitation.activity_areas)), True
 
 
 CSV_COLUMNS = (

@@ -285,8 +285,8 @@ class Agreement(db.Model):
     title: Mapped[str] = mapped_column(String(200))
     #: Assigned only by dugnad.lifecycle.apply_action.
     state: Mapped[str] = mapped_column(String(24), default="draft")
-    #: The draft's section contents; frozen copies live in AgreementVersion.
-    content: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The document's language: nb (bokmål) or nn (nynorsk); the interface is per user.
+    language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     #: The version the organisation accepted; countersigning must name it.
     accepted_version_id: Mapped[int | None] = mapped_column(
@@ -311,9 +311,14 @@ class Agreement(db.Model):
     signed_document: Mapped[SignedDocument | None] = relationship(
         back_populates="agreement", uselist=False
     )
+    #: The draft, one row per section (dugnad.sections); frozen copies live in AgreementVersion.
+    sections: Mapped[list[AgreementSection]] = relationship(
+        back_populates="agreement", order_by="AgreementSection.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         UniqueConstraint("municipality_id", "number"),
+        CheckConstraint("language IN ('nb', 'nn')", name="language_known"),
         CheckConstraint(
             "state IN ('draft', 'sent', 'accepted', 'declined', "
             "'changes_requested', 'signed', 'withdrawn')",
@@ -329,6 +334,59 @@ class Agreement(db.Model):
     @property
     def latest_version(self) -> AgreementVersion | None:
         return self.versions[-1] if self.versions else None
+
+    def section(self, key: str) -> AgreementSection:
+        return next(section for section in self.sections if section.key == key)
+
+
+class AgreementSection(db.Model):
+    """One section of an agreement's draft. A row per section, so two people
+    saving different sections never overwrite each other."""
+
+    __tablename__ = "agreement_section"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    #: A key of dugnad.sections.SECTIONS.
+    key: Mapped[str] = mapped_column(String(40))
+    #: The fields as dugnad.sections defines them: strings, and rows for activities.
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: not_started | in_progress | completed (the task list's statuses).
+    status: Mapped[str] = mapped_column(String(16), default="not_started")
+    #: Raised on every save; a save from an older revision is a conflict.
+    revision: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    agreement: Mapped[Agreement] = relationship(back_populates="sections")
+    updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "key"),
+        CheckConstraint("status IN ('not_started', 'in_progress', 'completed')", name="status_known"),
+    )
+
+
+class Clause(db.Model):
+    """A municipality's default wording for a section, in bokmål or nynorsk.
+
+    Absent rows fall back to dugnad.sections.DEFAULT_CLAUSES."""
+
+    __tablename__ = "clause"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    section_key: Mapped[str] = mapped_column(String(40))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    updated_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("municipality_id", "section_key", "language"),
+        CheckConstraint("language IN ('nb', 'nn')", name="language_known"),
+    )
 
 
 class AgreementVersion(db.Model):

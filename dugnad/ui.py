@@ -9,8 +9,9 @@ from flask import request
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
-from .sections import SECTIONS
-from .timeutil import format_oslo
+from .money import format_nok
+from .sections import DOCUMENT_LANGUAGES, SECTIONS, Status, is_blank
+from .timeutil import format_oslo, to_oslo
 
 STATE_LABELS = {
     "draft": _l("Utkast"),
@@ -22,6 +23,13 @@ STATE_LABELS = {
     "withdrawn": _l("Trukket tilbake"),
 }
 
+#: The task list's statuses (dugnad.sections.Status) with their tag colour.
+SECTION_STATUS_LABELS = {
+    Status.NOT_STARTED: (_l("Ikke startet"), "neutral"),
+    Status.IN_PROGRESS: (_l("Påbegynt"), "info"),
+    Status.COMPLETED: (_l("Ferdig"), "success"),
+}
+
 ANSWER_LABELS = {
     "pending": _l("Ikke svart"),
     "attending": _l("Kommer"),
@@ -31,6 +39,8 @@ ANSWER_LABELS = {
 ACTION_LABELS = {
     "create": _l("Opprettet"),
     "edit": _l("Utkast lagret"),
+    "edit_clause": _l("Standardtekst endret"),
+    "reset_clause": _l("Standardtekst tilbakestilt"),
     "send": _l("Sendt til organisasjonen"),
     "accept": _l("Godtatt av organisasjonen"),
     "decline": _l("Avslått av organisasjonen"),
@@ -92,7 +102,12 @@ def init_app(app, languages: dict[str, str]) -> None:
     app.jinja_env.filters["linkify"] = linkify
     app.jinja_env.filters["paragraphs"] = paragraphs
     app.jinja_env.filters["norwegian_date"] = norwegian_date
+    app.jinja_env.filters["nok"] = format_nok
     app.jinja_env.globals["SECTIONS"] = SECTIONS
+    app.jinja_env.globals["is_blank"] = is_blank
+    app.jinja_env.globals["DOCUMENT_LANGUAGES"] = DOCUMENT_LANGUAGES
+    app.jinja_env.filters["oslo_time"] = lambda moment: to_oslo(moment).strftime("%H:%M") if moment else ""
+    app.jinja_env.globals["SECTION_STATUS_LABELS"] = SECTION_STATUS_LABELS
 
     @app.context_processor
     def inject_globals():

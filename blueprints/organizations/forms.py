@@ -23,24 +23,12 @@ from dugnad.models import ActivityArea
 from dugnad.registry import find_by_org_number, normalise_org_number, visible_areas
 from dugnad.ui import ORG_TYPE_LABELS
 
+from ..formtools import StrippedMeta
+
 #: The longest note (stated next to the field).
 NOTES_MAX = 2000
 #: More contact rows than this are not read (a form, not a bulk import).
 CONTACTS_MAX = 20
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-class StrippedMeta:
-    # Leading and trailing spaces are never meaningful in these fields.
-    def bind_field(self, form, unbound_field, options):
-        if issubclass(unbound_field.field_class, (FieldList, FormField)):
-            # Lists and sub-forms take no filters; their own fields strip.
-            return unbound_field.bind(form=form, **options)
-        filters = [_strip, *unbound_field.kwargs.get("filters", [])]
-        return unbound_field.bind(form=form, filters=filters, **options)
 
 
 class ContactForm(Form):
