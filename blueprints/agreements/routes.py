@@ -1,5 +1,3 @@
-from datetime import date
-
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -8,13 +6,12 @@ from sqlalchemy.orm import joinedload
 from dugnad import agreements as ops
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
-from dugnad.models import Agreement, AuditEvent, Organization
-from dugnad.sections import SECTIONS
+from dugnad.models import Agreement, AuditEvent
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
 from . import bp
-from .forms import AgreementForm, CountersignForm
+from .forms import CountersignForm
 
 
 def _events(agreement: Agreement):
@@ -25,15 +22,14 @@ def _events(agreement: Agreement):
     ).all()
 
 
-def _panel(agreement: Agreement, countersign_form=None, status: int = 200, missing=(), message=None):
+def _panel(agreement: Agreement, countersign_form=None, status: int = 200, message=None, countersign_error=None):
     """The status panel: a fragment for htmx, the whole page otherwise."""
     context = {
         "message": message,
+        "countersign_error": countersign_error,
         "agreement": agreement,
         "countersign_form": countersign_form or CountersignForm(role=current_user.title),
         "events": _events(agreement),
-        "missing": missing,
-        "sections": SECTIONS,
     }
     template = "agreements/_status.html" if is_htmx() else "agreements/show.html"
     return render_template(template, **context), status
@@ -57,71 +53,11 @@ def index():
     return render_template("agreements/index.html", agreements=agreements)
 
 
-@bp.route("/new", methods=["POST"])
-@staff_required
-def create():
-    """Start a draft for an organisation, pre-filled from the registry."""
-    organization_id = request.form.get("organization_id", type=int)
-    if organization_id is None:
-        abort(400)
-    organization = get_scoped_or_404(Organization, organization_id)
-    if organization.deleted_at is not None:  # restore it first; no new work on a deleted one
-        abort(404)
-    agreement = ops.create_draft(organization, current_user, current_actor())
-    db.session.commit()
-    flash(_("Utkastet er opprettet. Fyll ut avsnittene og send avtalen."), "success")
-    return redirect(url_for("agreements.edit", agreement_id=agreement.id))
-
-
 @bp.route("/<int:agreement_id>")
 @staff_required
 def show(agreement_id: int):
     """The agreement: status, actions, versions and history."""
     return _panel(get_scoped_or_404(Agreement, agreement_id))
-
-
-@bp.route("/<int:agreement_id>/edit", methods=["GET", "POST"])
-@staff_required
-def edit(agreement_id: int):
-    """Write the draft's sections."""
-    agreement = get_scoped_or_404(Agreement, agreement_id)
-    if agreement.state != "draft":
-        flash(_("Bare utkast kan endres."), "error")
-        return redirect(url_for("agreements.show", agreement_id=agreement.id))
-    form = AgreementForm(data=_form_data(agreement)) if request.method == "GET" else AgreementForm()
-    if form.validate_on_submit():
-        ops.save_draft(agreement, form.title.data.strip(), form.content(), current_actor())
-        db.session.commit()
-        flash(_("Utkastet er lagret."), "success")
-        return redirect(url_for("agreements.show", agreement_id=agreement.id))
-    return render_template(
-        "agreements/edit.html", agreement=agreement, form=form, REQUIRED_SECTIONS=ops.REQUIRED_SECTIONS
-    ), 400 if form.errors else 200
-
-
-def _form_data(agreement: Agreement) -> dict:
-    data = {"title": agreement.title, **agreement.content}
-    for key in ("valid_from", "valid_to"):
-        data[key] = date.fromisoformat(data[key]) if data.get(key) else None
-    return data
-
-
-@bp.route("/<int:agreement_id>/send", methods=["POST"])
-@staff_required
-def send(agreement_id: int):
-    """Freeze the draft as a version and email the organisation its link."""
-    agreement = get_scoped_or_404(Agreement, agreement_id)
-    missing = ops.missing_sections(agreement)
-    if missing:
-        return _panel(agreement, status=400, missing=missing)
-    try:
-        ops.send(agreement, current_actor())
-    except ops.CannotSend:
-        db.session.rollback()
-        flash(_("Organisasjonen har ingen e-postadresse. Legg inn en kontaktperson med e-post først."), "error")
-        return _panel(agreement, status=400)
-    db.session.commit()
-    return _after_action(agreement, _("Avtalen er sendt til %(org)s.", org=agreement.organization.name))
 
 
 @bp.route("/<int:agreement_id>/withdraw", methods=["GET", "POST"])
@@ -155,7 +91,16 @@ def countersign(agreement_id: int):
     form = CountersignForm()
     if not form.validate_on_submit():
         return _panel(agreement, countersign_form=form, status=400)
-    ops.countersign(agreement, current_user, form.role.data.strip(), current_actor())
+    try:
+        # No fingerprint is no proof of what the signer read: refused like a wrong one.
+        ops.countersign(
+            agreement, current_user, form.role.data.strip(), current_actor(),
+            expected_sha256=form.version_sha256.data or "",
+        )
+    except ops.VersionMismatch:
+        db.session.rollback()
+        message = _("Avtalen er endret siden du åpnet siden. Se over versjonen organisasjonen godtok, og signer på nytt.")
+        return _panel(agreement, countersign_form=form, status=409, countersign_error=message)
     db.session.commit()
     return _after_action(agreement, _("Avtalen er signert. Den signerte PDF-en er klar."))
 
