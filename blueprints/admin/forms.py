@@ -3,13 +3,16 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import orgnr
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
 
 from dugnad import catalogue
 from dugnad.extensions import db
 from dugnad.models import Municipality, User
+from dugnad.sections import TEXT_MAX
+
+from ..formtools import StrippedMeta
 
 
 class UserForm(FlaskForm):
@@ -75,3 +78,26 @@ class ActivityAreaForm(FlaskForm):
     def validate_name(self, field):
         if catalogue.name_taken(self.municipality_id, field.data, except_id=self.area_id):
             raise ValidationError(DUPLICATE_AREA)
+
+
+CLAUSE_HINT = _l("Høyst %(max)s tegn. La feltet stå tomt hvis avsnittet skal starte uten tekst.", max="5 000")
+
+
+class ClauseForm(FlaskForm):
+    """A section's default wording, in both languages an agreement can be written in."""
+
+    class Meta(StrippedMeta):
+        pass
+
+    nb = TextAreaField(
+        _l("Bokmål"),
+        description=CLAUSE_HINT,
+        validators=[Length(max=TEXT_MAX, message=_l("Teksten på bokmål kan ha høyst %(max)s tegn.", max="5 000"))],
+        render_kw={"lang": "nb"},
+    )
+    nn = TextAreaField(
+        _l("Nynorsk"),
+        description=CLAUSE_HINT,
+        validators=[Length(max=TEXT_MAX, message=_l("Teksten på nynorsk kan ha høyst %(max)s tegn.", max="5 000"))],
+        render_kw={"lang": "nn"},
+    )

@@ -4,14 +4,15 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dugnad import accounts, catalogue
+from dugnad import accounts, catalogue, clauses
 from dugnad.access import admin_required, get_scoped_or_404, operator_required, scoped
 from dugnad.extensions import db
-from dugnad.models import ActivityArea, Municipality, User
+from dugnad.models import ActivityArea, Clause, Municipality, User
+from dugnad.sections import DEFAULT_CLAUSES, SECTIONS, SECTIONS_BY_KEY
 
 from ..actor import current_actor
 from . import bp
-from .forms import DUPLICATE_AREA, ActivityAreaForm, MunicipalityForm, UserForm
+from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, UserForm
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -110,3 +111,74 @@ def activity(area_id: int):
     db.session.commit()
     flash(message, "success")
     return redirect(url_for("admin.activities", _anchor=f"area-{area.id}"))
+
+
+def _last_change(changed: dict[tuple[str, str], Clause], key: str) -> Clause | None:
+    """The municipality's latest change to a section, in either language (None: built-in wording)."""
+    rows = [changed[(key, language)] for language in ("nb", "nn") if (key, language) in changed]
+    return max(rows, key=lambda clause: clause.updated_at, default=None)
+
+
+@bp.route("/clauses", endpoint="clauses")
+@admin_required
+def clause_library():
+    """The wording each section of a new agreement starts with, in this municipality."""
+    municipality_id = current_user.municipality_id
+    texts = clauses.library(municipality_id)
+    changed = clauses.customised(municipality_id)
+    entries = [
+        {"section": section, "text": texts[(section.key, "nb")], "change": _last_change(changed, section.key)}
+        for section in SECTIONS
+    ]
+    return render_template("admin/clauses.html", entries=entries)
+
+
+@bp.route("/clauses/<key>", methods=["GET", "POST"], endpoint="clause")
+@admin_required
+def edit_clause(key: str):
+    """Edit one section's wording in bokmål and nynorsk, or go back to Dugnad's own (after confirming)."""
+    section = SECTIONS_BY_KEY.get(key)
+    if section is None:
+        abort(404)
+    municipality_id = current_user.municipality_id
+    back = url_for("admin.clauses", _anchor=f"clause-{key}")
+    action = request.form.get("action", "save") if request.method == "POST" else None
+    if action not in (None, "save", "reset"):
+        abort(400)
+    if action == "reset":
+        if request.form.get("confirm") != "1":
+            # The confirmation is a page of its own, so it works without JavaScript.
+            return redirect(url_for("admin.clause", key=key, reset=1))
+        clauses.reset(municipality_id, key, current_actor())
+        db.session.commit()
+        flash(_("«%(title)s» bruker Dugnads standardtekst igjen.", title=section.title), "success")
+        return redirect(back)
+
+    texts = clauses.library(municipality_id)
+    # The current wording fills the form, and stands for a language a post leaves out.
+    form = ClauseForm(nb=texts[(key, "nb")], nn=texts[(key, "nn")])
+    if form.validate_on_submit():
+        try:
+            _save_clause(municipality_id, key, form)
+        except IntegrityError:
+            # Another administrator saved the same section in the same instant; their row
+            # exists now, and saving again updates it (the later save wins, as it would anyway).
+            db.session.rollback()
+            _save_clause(municipality_id, key, form)
+        flash(_("Standardtekstene for «%(title)s» er lagret.", title=section.title), "success")
+        return redirect(back)
+    return render_template(
+        "admin/clause.html",
+        section=section,
+        form=form,
+        change=_last_change(clauses.customised(municipality_id), key),
+        confirm_reset=request.method == "GET" and request.args.get("reset") == "1",
+        defaults=DEFAULT_CLAUSES[key],
+    ), 400 if form.errors else 200
+
+
+def _save_clause(municipality_id: int, key: str, form: ClauseForm) -> None:
+    actor = current_actor()
+    for language in ("nb", "nn"):
+        clauses.save(municipality_id, key, language, form[language].data or "", current_user.id, actor)
+    db.session.commit()
