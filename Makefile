@@ -88,3 +88,4 @@ bench: install-dev
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_invite.py
+	$(BIN)/python bench/bench_builder.py

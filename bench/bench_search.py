@@ -8,18 +8,16 @@ test server) is reachable: in a database of its own, created and dropped here.
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import psycopg  # noqa: E402
+from databases import on_both_databases  # noqa: E402
 from sqlalchemy import event  # noqa: E402
 
 from app import create_app  # noqa: E402
@@ -39,7 +37,6 @@ from dugnad.timeutil import now_utc  # noqa: E402
 SIZES = (50, 5000)
 REQUESTS = 200
 PASSWORD = "bench-password-long"
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 WORDS = ("Røde Kors", "Idrettslag", "Sanitetsforening", "Frivilligsentral", "Korps", "Kor", "Språkkafé",
          "Turlag", "Sjakklubb", "Menighet", "Forening", "Ungdomslag", "Bygdekvinnelag", "Innvandrerforening")
@@ -166,21 +163,7 @@ def run(url: str, label: str) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        run(f"sqlite:///{tmp}/bench.sqlite", "SQLite")
-    try:
-        admin = psycopg.connect(POSTGRES, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError:
-        print(f"PostgreSQL at {POSTGRES} not reachable: skipped.")
-        return
-    name = f"bench_search_{os.getpid()}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        base = POSTGRES.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-        run(f"{base}/{name}", "PostgreSQL")
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
+    on_both_databases(run, "bench_search")
 
 
 if __name__ == "__main__":

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from . import accounts
+from . import accounts, agreements
 from .extensions import db
-from .models import ActivityArea, Contact, Municipality, Organization
+from .lifecycle import Actor
+from .models import ActivityArea, Contact, Municipality, Organization, User
 
 KOMMUNENUMMER = "9999"
 
@@ -122,4 +123,24 @@ def load_demo() -> bool:
             )
         db.session.add(organization)
     db.session.flush()
+    _draft_agreement(municipality, areas)
     return True
+
+
+def _draft_agreement(municipality: Municipality, areas: dict[str, ActivityArea]) -> None:
+    """A draft half-way through the builder, so a first visit shows the task list at work."""
+    staff = db.session.scalar(select(User).where(User.email == CREDENTIALS["staff"][0]))
+    organization = db.session.scalar(
+        select(Organization).where(Organization.municipality_id == municipality.id, Organization.name == ORGANIZATIONS[0]["name"])
+    )
+    actor = Actor(label=staff.name, user_id=staff.id)
+    agreement = agreements.create_draft(
+        organization, staff, actor, activity_areas=[areas[name] for name in ORGANIZATIONS[0]["areas"]]
+    )
+    for key in ("purpose", "target_group"):
+        data = agreement.section(key).data
+        agreements.save_section(agreement, key, data, revision=None, complete=True, explicit=True, user=staff, actor=actor)
+    agreements.save_section(
+        agreement, "activities", agreement.section("activities").data,
+        revision=None, complete=False, explicit=True, user=staff, actor=actor,
+    )

@@ -10,12 +10,12 @@ import pytest
 from helpers import PASSWORD, login
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
-from world import SharedWorlds, agreement_form, meeting_form, snapshot
+from world import URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot
 
 from app import create_app
 from dugnad import demo
 from dugnad.extensions import db
-from dugnad.models import Agreement, Municipality, Signature, SignedDocument, User
+from dugnad.models import Agreement, AgreementSection, Municipality, Signature, SignedDocument, User
 
 ALL_RULES = list(create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI": "sqlite://"}).url_map.iter_rules())
 
@@ -65,17 +65,26 @@ ACCESS = {
     "agreements.create": STAFF,
     "agreements.show": STAFF,
     "agreements.edit": STAFF,
+    "agreements.details": STAFF,
+    "agreements.section": STAFF,
+    "agreements.preview_section": STAFF,
+    "agreements.preview": STAFF,
+    "agreements.check": STAFF,
     "agreements.send": STAFF,
     "agreements.withdraw": STAFF,
     "agreements.revise": STAFF,
     "agreements.countersign": ADMIN,
     "agreements.signed_pdf": ADMIN,
     "agreements.print_view": ADMIN,
+    "agreements.version": STAFF,
+    "agreements.compare": STAFF,
     "mailbox.index": ADMIN,
     "mailbox.show": ADMIN,
     "admin.users": ADMIN,
     "admin.activities": ADMIN,
     "admin.activity": ADMIN,
+    "admin.clauses": ADMIN,
+    "admin.clause": ADMIN,
     "admin.municipalities": OPERATOR,
 }
 
@@ -84,8 +93,13 @@ def _int_args(rule) -> list[str]:
     return [arg for arg, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
 
 
+def _id(world, arg: str, endpoint: str) -> int:
+    # Versions are numbered from 1 in each agreement: every sent agreement has a version 1.
+    return 1 if arg == "number" else world.id_for(arg, endpoint)
+
+
 def _url(rule, world=None) -> str:
-    values = {arg: (world.id_for(arg, rule.endpoint) if world else 1) for arg in _int_args(rule)}
+    values = {**URL_WORDS, **{arg: (_id(world, arg, rule.endpoint) if world else 1) for arg in _int_args(rule)}}
     return rule.build(values, append_unknown=False)[1]
 
 
@@ -98,6 +112,7 @@ def _valid_post(endpoint: str, world) -> dict:
         "organizations.restore": {},
         "admin.activities": {"new-name": "Ny aktivitet"},
         "admin.activity": {"action": "hide"},
+        "admin.clause": {"nb": "Ny standardtekst", "nn": "Ny standardtekst"},
         "imports.upload": {"file": (io.BytesIO(b"navn\nNytt lag\n"), "lag.csv")},
         "imports.apply": {},
         "meetings.new": meeting_form("Nytt møte"),
@@ -106,8 +121,10 @@ def _valid_post(endpoint: str, world) -> dict:
         "meetings.record_attendance": {"notes": "Referat", "version": "1"},
         "meetings.start_agreement": {"organization_id": str(world.organization_id)},
         "agreements.create": {"organization_id": str(world.organization_id)},
-        "agreements.edit": agreement_form("Endret avtale"),
-        "agreements.countersign": {"role": "Kommunedirektør"},
+        "agreements.details": {"title": "Endret avtale", "language": "nb"},
+        "agreements.section": section_form("purpose", text="Endret formål"),
+        "agreements.preview_section": section_form("purpose", text="Endret formål"),
+        "agreements.countersign": {"role": "Kommunedirektør", "version_sha256": world.accepted_sha256},
         "admin.users": {"name": "Ny Bruker", "email": "ny@kommune.example.no", "role": "admin", "password": "x" * 16},
         "admin.municipalities": {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"},
         "auth.logout": {},
@@ -350,6 +367,13 @@ def test_cli_demo_is_idempotent(runner, app, client):
     assert "Demo data loaded." in first.output
     after_first = {table: len(rows) for table, rows in snapshot(app).items()}
     assert after_first["municipality"] == 1 and after_first["organization"] == len(demo.ORGANIZATIONS)
+    # A draft half-way through the builder: two sections done, one begun.
+    assert after_first["agreement"] == 1
+    with app.app_context():
+        statuses = sorted(db.session.scalars(
+            select(AgreementSection.status).where(AgreementSection.status != "not_started")
+        ))
+    assert statuses == ["completed", "completed", "in_progress"]
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
@@ -411,7 +435,7 @@ def test_staff_cannot_countersign(shared):
     staff = shared.client(world.staff)
     page = staff.get(f"/agreements/{agreement_id}").get_data(as_text=True)
     assert "En administrator i kommunen må signere." in page  # no signing form for staff
-    response = staff.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør"})
+    response = staff.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør", "version_sha256": world.accepted_sha256})
     assert response.status_code == 403
     with shared.app.app_context():
         assert db.session.get(Agreement, agreement_id).state == "accepted"

@@ -10,11 +10,12 @@ import pytest
 from helpers import link_in, login, outbox
 from markupsafe import escape
 from sqlalchemy import func, select
-from world import ACCEPT, agreement_form, meeting_form
+from world import ACCEPT, meeting_form, section_form, write_agreement
 
 from dugnad.extensions import db
 from dugnad.models import (
     Agreement,
+    AgreementSection,
     AgreementVersion,
     Contact,
     Invitation,
@@ -193,61 +194,81 @@ def _new_draft(client, organization_id: int) -> int:
 
 
 @pytest.mark.parametrize(
-    ("changes", "fields"),
+    ("key", "changes", "fields"),
     [
-        pytest.param({"purpose": "x" * 5001}, ["purpose"], id="section over 5000 characters"),
-        pytest.param({"contacts": "y" * 2001}, ["contacts"], id="contacts over 2000 characters"),
-        pytest.param({"valid_from": "2027-12-31", "valid_to": "2027-01-01"}, ["valid_to"], id="ends before it starts"),
-        pytest.param({"valid_from": "31.12.2027"}, ["valid_from"], id="date not ISO"),
-        pytest.param({"title": ""}, ["title"], id="missing title"),
+        pytest.param("purpose", {"text": "x" * 5001}, ["text"], id="section over 5000 characters"),
+        pytest.param("contacts", {"organization_email": "kari@"}, ["organization_email"], id="contact email"),
+        pytest.param("duration", {"start": "2027-12-31", "end": "2027-01-01"}, ["end"], id="ends before it starts"),
+        pytest.param("duration", {"start": "31.13.2027"}, ["start"], id="no such date"),
+        pytest.param("economy", {"grant": "-12 500"}, ["grant"], id="negative grant"),
+        pytest.param("parties", {"organization_signatory": ""}, ["organization_signatory"], id="complete without signatory"),
     ],
 )
-def test_agreement_edit_rejects_and_keeps_the_saved_draft(app, staff_client, factory, changes, fields):
+def test_agreement_section_rejects_and_keeps_the_saved_draft(app, staff_client, factory, key, changes, fields):
     organization = factory.organization(staff_client.municipality_id)
     agreement_id = _new_draft(staff_client, organization)
-    saved = agreement_form("Samarbeid om leksehjelp", purpose="Opprinnelig formål.")
-    assert staff_client.post(f"/agreements/{agreement_id}/edit", data=saved).status_code == 302
+    write_agreement(staff_client, agreement_id, "Samarbeid om leksehjelp")
     before = _get(app, Agreement, agreement_id)
+    saved = {section.key: (dict(section.data), section.status, section.revision) for section in _sections(app, agreement_id)}
 
-    data = {**saved, **changes}
-    response = staff_client.post(f"/agreements/{agreement_id}/edit", data=data)
-    assert_rejected(response, fields, kept={key: value for key, value in changes.items() if value})
+    response = staff_client.post(f"/agreements/{agreement_id}/sections/{key}", data=section_form(key, **changes))
+    assert_rejected(response, fields, kept={name: value for name, value in changes.items() if value})
 
     after = _get(app, Agreement, agreement_id)
-    assert (after.title, after.content) == (before.title, before.content)
-    assert after.content["purpose"] == "Opprinnelig formål."
-    assert after.state == "draft"
+    assert (after.title, after.state) == (before.title, "draft")
+    assert {section.key: (dict(section.data), section.status, section.revision) for section in _sections(app, agreement_id)} == saved
+
+
+def _sections(app, agreement_id: int):
+    with app.app_context():
+        return db.session.scalars(
+            select(AgreementSection).where(AgreementSection.agreement_id == agreement_id).order_by(AgreementSection.id)
+        ).all()
+
+
+def test_agreement_title_is_required(app, staff_client, factory):
+    agreement_id = _new_draft(staff_client, factory.organization(staff_client.municipality_id))
+    before = _get(app, Agreement, agreement_id).title
+    response = staff_client.post(f"/agreements/{agreement_id}/details", data={"title": "", "language": "nb"})
+    assert_rejected(response, ["title"])
+    assert _get(app, Agreement, agreement_id).title == before
 
 
 def test_sending_with_required_sections_missing(app, staff_client, factory):
     organization = factory.organization(staff_client.municipality_id, email="leder@lag.example.no")
-    agreement_id = _new_draft(staff_client, organization)  # pre-filled: only the purpose is written
+    agreement_id = _new_draft(staff_client, organization)
+    # Only the purpose is done; the other required sections are not.
+    response = staff_client.post(f"/agreements/{agreement_id}/sections/purpose", data=section_form("purpose"))
+    assert response.status_code == 302
 
-    for headers in ({}, {"HX-Request": "true"}):
-        response = staff_client.post(f"/agreements/{agreement_id}/send", data={}, headers=headers)
-        page = response.get_data(as_text=True)
-        assert response.status_code == 400
-        summary = _summary(page)
-        for key, title in (
-            ("activities", "Aktiviteter"),
-            ("municipality_responsibilities", "Kommunens ansvar"),
-            ("organization_responsibilities", "Organisasjonens ansvar"),
-        ):
-            assert f'href="/agreements/{agreement_id}/edit#{key}">{title}</a>' in summary
-        assert "#purpose" not in summary and "Bakgrunn og formål" not in summary
+    response = staff_client.post(f"/agreements/{agreement_id}/send", data={})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    summary = _summary(page)
+    for key, title in (
+        ("parties", "Parter og signatarer"),
+        ("activities", "Aktiviteter"),
+        ("municipality_responsibilities", "Kommunens ansvar"),
+        ("organization_responsibilities", "Organisasjonens ansvar"),
+        ("contacts", "Kontaktpersoner"),
+        ("duration", "Varighet, endringer og oppsigelse"),
+    ):
+        assert f'href="/agreements/{agreement_id}/sections/{key}?return_to=check">{title}</a>' in summary
+    # Done, or not required: not listed.
+    assert "Bakgrunn og formål" not in summary and "Målgruppe" not in summary
     assert _get(app, Agreement, agreement_id).state == "draft"
     assert _count(app, AgreementVersion) == 0
     assert _count(app, LinkToken) == 0
     assert outbox(app, to="leder@lag.example.no") == []
-    # The missing sections' links lead to fields that exist on the edit page.
-    edit_page = staff_client.get(f"/agreements/{agreement_id}/edit").get_data(as_text=True)
-    assert 'id="activities"' in edit_page and 'id="municipality_responsibilities"' in edit_page
+    # Each link opens the section's page.
+    for href in re.findall(r'href="([^"#]+)"', summary):
+        assert staff_client.get(href.replace("&amp;", "&")).status_code == 200, href
 
 
 def test_sending_to_an_organisation_without_email(app, staff_client, factory):
     organization = factory.organization(staff_client.municipality_id, email=None)
     agreement_id = _new_draft(staff_client, organization)
-    assert staff_client.post(f"/agreements/{agreement_id}/edit", data=agreement_form("Avtale")).status_code == 302
+    write_agreement(staff_client, agreement_id, "Avtale")
     response = staff_client.post(f"/agreements/{agreement_id}/send", data={})
     assert response.status_code == 400
     assert "Organisasjonen har ingen e-postadresse" in response.get_data(as_text=True)
@@ -263,7 +284,7 @@ def sent(app, staff_client, factory):
     """(agreement id, review link) of an agreement sent to its organisation."""
     organization = factory.organization(staff_client.municipality_id, name="Surnadal Røde Kors", email="kari@lag.example.no")
     agreement_id = _new_draft(staff_client, organization)
-    assert staff_client.post(f"/agreements/{agreement_id}/edit", data=agreement_form("Leksehjelp")).status_code == 302
+    write_agreement(staff_client, agreement_id, "Leksehjelp")
     assert staff_client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
     return agreement_id, link_in(outbox(app, to="kari@lag.example.no")[-1])
 
@@ -420,9 +441,16 @@ def test_html_in_fields_is_escaped_everywhere(app, client, factory):
 
     # An agreement: the draft, the frozen version, the page the organisation reads, the history.
     agreement_id = _new_draft(client, organization)
-    content = agreement_form(SCRIPT, purpose=IMG, activities=f"Linje 1\n{SCRIPT}\n\n{IMG}", economy=SCRIPT)
-    assert client.post(f"/agreements/{agreement_id}/edit", data=content).status_code == 302
-    assert_escaped(client.get(f"/agreements/{agreement_id}/edit").get_data(as_text=True), SCRIPT, IMG)
+    write_agreement(
+        client, agreement_id, SCRIPT,
+        purpose={"text": IMG},
+        activities={"rows-0-what": SCRIPT, "rows-0-where": IMG, "text": f"Linje 1\n{SCRIPT}\n\n{IMG}"},
+        economy={"text": SCRIPT, "payment_schedule": IMG},
+        contacts={"organization_name": SCRIPT},
+    )
+    for page in ("edit", "check", "preview", "sections/activities", "sections/economy", "sections/contacts"):
+        assert_escaped(client.get(f"/agreements/{agreement_id}/{page}").get_data(as_text=True), SCRIPT)
+    assert_escaped(client.get(f"/agreements/{agreement_id}/sections/purpose").get_data(as_text=True), IMG)
     assert_escaped(client.get(f"/agreements/{agreement_id}").get_data(as_text=True), SCRIPT)
     assert client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
     with app.app_context():

@@ -16,7 +16,7 @@ from helpers import login
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter, UnicodeConverter
-from world import ACCEPT, SharedWorlds, agreement_form, meeting_form, snapshot
+from world import ACCEPT, URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot, write_agreement
 
 from app import create_app
 from dugnad.extensions import db
@@ -32,7 +32,8 @@ WORLD = "Dalvik"
 
 
 def _token_args(rule) -> list[str]:
-    return [arg for arg, converter in rule._converters.items() if isinstance(converter, UnicodeConverter)]
+    # A word such as a section key is not a token (URL_WORDS gives its value).
+    return [arg for arg, converter in rule._converters.items() if isinstance(converter, UnicodeConverter) and arg not in URL_WORDS]
 
 
 def _int_args(rule) -> list[str]:
@@ -59,14 +60,17 @@ POSTS = {
     "meetings.record_attendance": ("staff", lambda w: {"notes": "Referat", "version": "1"}),
     "meetings.start_agreement": ("staff", lambda w: {"organization_id": str(w.organization_id)}),
     "agreements.create": ("staff", lambda w: {"organization_id": str(w.other_organization_id)}),
-    "agreements.edit": ("staff", lambda w: agreement_form("Endret avtale")),
+    "agreements.details": ("staff", lambda w: {"title": "Endret avtale", "language": "nn"}),
+    "agreements.section": ("staff", lambda w: section_form("purpose", text="Endret formål")),
+    "agreements.preview_section": ("staff", lambda w: section_form("purpose", text="Endret formål")),
     "agreements.send": ("staff", lambda w: {}),
     "agreements.withdraw": ("staff", lambda w: {}),
     "agreements.revise": ("staff", lambda w: {}),
-    "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør"}),
+    "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør", "version_sha256": w.accepted_sha256}),
     "admin.users": ("admin", lambda w: {"name": "Ny Bruker", "email": "ny@k.no", "role": "admin", "password": "x" * 16}),
     "admin.activities": ("admin", lambda w: {"new-name": "Ny aktivitet"}),
     "admin.activity": ("admin", lambda w: {"action": "rename", f"area-{w.activity_area_id}-name": "Nytt navn"}),
+    "admin.clause": ("admin", lambda w: {"nb": "Endret standardtekst", "nn": "Endra standardtekst"}),
     "admin.municipalities": ("operator", lambda w: {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"}),
     "respond.invitation": (None, lambda w: {"answer": "attending", "comment": "Vi kommer"}),
     "respond.agreement": (None, lambda w: ACCEPT),
@@ -120,7 +124,7 @@ def _draft(app, client, factory, municipality) -> int:
     organization = factory.organization(municipality, name="Surnadal Røde Kors")
     response = client.post("/agreements/new", data={"organization_id": str(organization)})
     agreement_id = int(urlsplit(response.headers["Location"]).path.split("/")[2])
-    assert client.post(f"/agreements/{agreement_id}/edit", data=agreement_form("Samarbeid om leksehjelp")).status_code == 302
+    write_agreement(client, agreement_id, "Samarbeid om leksehjelp")
     return agreement_id
 
 
@@ -129,29 +133,30 @@ def _state(app, agreement_id) -> str:
         return db.session.get(Agreement, agreement_id).state
 
 
-def test_htmx_post_with_token_in_header_gets_the_panel(app, client, factory):
+def test_htmx_autosave_with_token_in_header_gets_the_fragment(app, client, factory):
     municipality = factory.municipality()
     login(client, factory.user(municipality, "staff"))
     agreement_id = _draft(app, client, factory, municipality)
+    url = f"/agreements/{agreement_id}/sections/purpose"
+    typed = {**section_form("purpose", text="Skrevet mens siden var åpen."), "autosave": "1"}
+
+    def stored_text():
+        with app.app_context():
+            return db.session.get(Agreement, agreement_id).section("purpose").data["text"]
 
     # Without the header, htmx is refused like any other post.
-    response = client.post(f"/agreements/{agreement_id}/send", data={}, headers={"HX-Request": "true"}, csrf=False)
+    before = stored_text()
+    response = client.post(url, data=typed, headers={"HX-Request": "true"}, csrf=False)
     assert response.status_code == 400
-    assert _state(app, agreement_id) == "draft"
+    assert stored_text() == before
 
-    response = client.post(
-        f"/agreements/{agreement_id}/send",
-        data={},
-        headers={"HX-Request": "true", "X-CSRFToken": client.csrf_token()},
-        csrf=False,
-    )
+    response = client.post(url, data=typed, headers={"HX-Request": "true", "X-CSRFToken": client.csrf_token()}, csrf=False)
     assert response.status_code == 200
     fragment = response.get_data(as_text=True)
-    assert fragment.lstrip().startswith('<section class="status-panel')
+    assert fragment.lstrip().startswith("Lagret kl.")
+    assert 'id="task-list"' in fragment and 'hx-swap-oob="true"' in fragment
     assert "<html" not in fragment and "<body" not in fragment
-    assert "Avtalen er sendt til Surnadal Røde Kors." in fragment
-    assert "Sendt til organisasjonen" in fragment
-    assert _state(app, agreement_id) == "sent"
+    assert stored_text() == "Skrevet mens siden var åpen."
     assert "HX-Request" in response.vary  # caches keep fragment and page apart
 
 
@@ -172,7 +177,7 @@ def shared(database_url):
 
 
 def _url(rule, world) -> str:
-    values = {arg: world.id_for(arg, rule.endpoint) for arg in _int_args(rule)}
+    values = {**URL_WORDS, **{arg: world.id_for(arg, rule.endpoint) for arg in _int_args(rule)}}
     for arg in _token_args(rule):
         assert arg == "token", rule.rule
         link = world.review_link if rule.endpoint.startswith("respond.agreement") else world.invitation_link

@@ -41,7 +41,6 @@ def _make_agreement(app, factory, state: str) -> tuple[int, int]:
             organization_id=organization,
             number="2026-001",
             title="Samarbeid om flyktningguide",
-            content={},
         )
         db.session.add(agreement)
         db.session.flush()

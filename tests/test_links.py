@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from helpers import CSRFClient, link_in, login, outbox
 from sqlalchemy import func, select, update
-from world import ACCEPT, agreement_form, snapshot
+from world import ACCEPT, snapshot, write_agreement
 
 import dugnad.meetings
 import dugnad.tokens
@@ -53,7 +53,7 @@ def links(app, client, factory) -> Links:
 
     response = client.post("/agreements/new", data={"organization_id": str(organization)})
     agreement_id = int(re.search(r"/agreements/(\d+)/edit", response.headers["Location"]).group(1))
-    assert client.post(f"/agreements/{agreement_id}/edit", data=agreement_form("Leksehjelp")).status_code == 302
+    write_agreement(client, agreement_id, "Leksehjelp")
     assert client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
     review_link = link_in(outbox(app, to=ORG_EMAIL)[-1])
 
@@ -177,8 +177,7 @@ def test_a_new_version_revokes_the_old_link(app, links):
     answer = {"action": "request_changes", "changes-reason": "Legg til sommeraktiviteter."}
     assert links.visitor.post(links.review_link, data=answer).status_code == 302
     assert links.staff.post(f"/agreements/{links.agreement_id}/revise", data={}).status_code == 302
-    edited = agreement_form("Leksehjelp", activities="Leksehjelp og sommeraktiviteter.")
-    assert links.staff.post(f"/agreements/{links.agreement_id}/edit", data=edited).status_code == 302
+    write_agreement(links.staff, links.agreement_id, activities={"rows-0-what": "Leksehjelp og sommeraktiviteter."})
     assert links.staff.post(f"/agreements/{links.agreement_id}/send", data={}).status_code == 302
     new_link = link_in(outbox(app, to=ORG_EMAIL)[-1])
     assert new_link != links.review_link

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from helpers import link_in, login, outbox
 from sqlalchemy import event, func, select
-from world import ACCEPT, agreement_form, meeting_form
+from world import ACCEPT, countersign_form, meeting_form, write_agreement
 
 from dugnad.extensions import db
 from dugnad.models import (
@@ -89,7 +89,7 @@ def _new_agreement(client, organization_id: int) -> int:
 
 def _send_agreement(app, client, organization_id: int, email: str) -> tuple[int, str]:
     agreement_id = _new_agreement(client, organization_id)
-    assert client.post(f"/agreements/{agreement_id}/edit", data=agreement_form("Samarbeid")).status_code == 302
+    write_agreement(client, agreement_id, "Samarbeid")
     assert client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
     return agreement_id, link_in(outbox(app, to=email)[-1])
 
@@ -112,7 +112,7 @@ def build_stages(app, client, factory) -> dict[str, int]:
     assert visitor.post(link, data=ACCEPT).status_code == 302
     admin = app.test_client()
     login(admin, client.admin_email)
-    response = admin.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør"})
+    response = admin.post(f"/agreements/{agreement_id}/countersign", data=countersign_form(app, agreement_id))
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Agreement, agreement_id).state == "signed"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
-from world import SharedWorlds, agreement_form, meeting_form, snapshot
+from world import URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot
 
 from app import create_app
 from dugnad.extensions import db
@@ -57,13 +57,20 @@ KNOWN = {
     "meetings.start_agreement": lambda a, b: {"organization_id": str(b.organization_id)},
     "mailbox.attachment": None,
     "agreements.show": None,
-    "agreements.edit": lambda a, b: agreement_form("Kapret avtale"),
+    "agreements.edit": None,
+    "agreements.details": lambda a, b: {"title": "Kapret avtale", "language": "nn"},
+    "agreements.section": lambda a, b: section_form("purpose", text="Kapret formål"),
+    "agreements.preview_section": lambda a, b: section_form("purpose", text="Kapret formål"),
+    "agreements.preview": None,
+    "agreements.check": None,
     "agreements.send": lambda a, b: {},
     "agreements.withdraw": lambda a, b: {},
     "agreements.revise": lambda a, b: {},
-    "agreements.countersign": lambda a, b: {"role": "Kommunedirektør"},
+    "agreements.countersign": lambda a, b: {"role": "Kommunedirektør", "version_sha256": b.accepted_sha256},
     "agreements.signed_pdf": None,
     "agreements.print_view": None,
+    "agreements.version": None,
+    "agreements.compare": None,
     "mailbox.show": None,
     "admin.activity": lambda a, b: {"action": "rename", f"area-{b.activity_area_id}-name": "Kapret aktivitet"},
     "imports.preview": None,
@@ -86,16 +93,21 @@ def shared(database_url):
     worlds.close()
 
 
+def _id(world, arg: str, endpoint: str) -> int:
+    # Versions are numbered from 1 in each agreement: every sent agreement has a version 1.
+    return 1 if arg == "number" else world.id_for(arg, endpoint)
+
+
 def _urls(rule, world) -> list[str]:
     """The rule's URL for each of the world's objects that fit it (every agreement, whatever its state)."""
     args = _int_args(rule)
-    if args == ["agreement_id"]:
+    if "agreement_id" in args:
         ids = list(world.agreements.values())
     else:
         ids = [None]
     urls = []
     for agreement_id in ids:
-        values = {arg: world.id_for(arg, rule.endpoint) for arg in args}
+        values = {**URL_WORDS, **{arg: _id(world, arg, rule.endpoint) for arg in args}}
         if agreement_id is not None:
             values["agreement_id"] = agreement_id
         urls.append(rule.build(values, append_unknown=False)[1])
@@ -110,6 +122,7 @@ def test_every_object_route_is_known():
     # Only the four kinds of object a world holds appear in URLs.
     assert {arg for rule in OBJECT_RULES for arg in _int_args(rule)} == {
         "organization_id", "meeting_id", "agreement_id", "message_id", "import_id", "area_id",
+        "number",  # of a version, within its agreement
     }
     for endpoint, post in KNOWN.items():
         methods = next(rule.methods for rule in OBJECT_RULES if rule.endpoint == endpoint)
@@ -138,11 +151,13 @@ def test_other_municipalitys_object_is_404(shared, rule, method):
     assert snapshot(shared.app) == before, f"{method} {rule.rule} changed the database"
     # The object fit for the route opens for B's own administrator: the 404 is about the tenant.
     if method == "GET":
-        url = rule.build({arg: b.id_for(arg, rule.endpoint) for arg in _int_args(rule)}, append_unknown=False)[1]
+        url = rule.build({**URL_WORDS, **{arg: _id(b, arg, rule.endpoint) for arg in _int_args(rule)}}, append_unknown=False)[1]
         assert shared.client(b.admin).get(url).status_code == 200, url
 
 
-@pytest.mark.parametrize("path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users"])
+@pytest.mark.parametrize(
+    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose"]
+)
 def test_list_pages_show_only_own_municipality(shared, path):
     worlds = shared.get()
     a, b = worlds[A], worlds[B]
@@ -158,6 +173,9 @@ def test_list_pages_show_only_own_municipality(shared, path):
         "/mailbox/": [a.message_subject],
         "/": [a.agreement_titles["accepted"]],  # waiting for the countersignature
         "/admin/users": [a.admin, a.staff],
+        # The clause library takes no object id: the tenant is the user's own municipality.
+        "/admin/clauses": ["Standardtekster for avtaler"],
+        "/admin/clauses/purpose": ["Bakgrunn og formål"],
     }[path]
     for name in own:
         assert name in page, f"{path} does not show {name!r} of {A}"

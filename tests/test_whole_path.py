@@ -9,7 +9,7 @@ from datetime import timedelta
 from helpers import link_in, login, outbox
 from pypdf import PdfReader
 from sqlalchemy import select
-from world import agreement_form
+from world import countersign_form, write_agreement
 
 from dugnad.extensions import db
 from dugnad.models import (
@@ -110,9 +110,10 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
     agreement = _one(app, select(Agreement))
     assert agreement.state == "draft"
     assert agreement.number == f"{now_utc().astimezone(OSLO).year}-001"
-    assert "Kari Nordmann" in agreement.content["contacts"]
-    response = client.post(f"/agreements/{agreement.id}/edit", data=agreement_form("Samarbeid om flyktningguide"))
-    assert response.status_code == 302
+    with app.app_context():
+        contacts = db.session.get(Agreement, agreement.id).section("contacts").data
+        assert contacts["organization_name"] == "Kari Nordmann"  # the organisation's primary contact
+    write_agreement(client, agreement.id, "Samarbeid om flyktningguide")
 
     # 5. Send it: a frozen version, a link by email.
     response = client.post(f"/agreements/{agreement.id}/send", data={})
@@ -123,7 +124,7 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
         version = db.session.get(Agreement, agreement.id).latest_version
         assert version.number == 1
         assert version.sha256 == hashlib.sha256(version.html.encode()).hexdigest()
-        assert "Flyktningguide: to møter i måneden." in version.html
+        assert "To ganger i måneden" in version.html and "kr\u00a012\u00a0500" in version.html
         version_hash = version.sha256
     review_mail = outbox(app, to="kari@rodekors.example.no")[-1]
     assert "Samarbeid om flyktningguide" in review_mail.subject
@@ -154,14 +155,15 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
     assert outbox(app)[-1].to_addr == admin  # the owner hears of the answer
 
     # 7. The administrator countersigns; the PDF is rendered once and stored.
-    response = client.post(f"/agreements/{agreement.id}/countersign", data={"role": "Kommunedirektør"})
+    response = client.post(f"/agreements/{agreement.id}/countersign", data=countersign_form(app, agreement.id))
     assert response.status_code == 302
     agreement = _one(app, select(Agreement))
     assert agreement.state == "signed"
     document = _one(app, select(SignedDocument))
     assert document.sha256 == hashlib.sha256(document.pdf).hexdigest()
+    # Created, the title and the fifteen sections saved, sent, accepted, countersigned.
     assert [a for a, _, _ in _actions(app, "agreement", agreement.id)] == [
-        "create", "edit", "send", "accept", "countersign",
+        "create", *["edit"] * 16, "send", "accept", "countersign",
     ]
     assert _actions(app, "agreement", agreement.id)[-1] == ("countersign", "accepted", "signed")
 

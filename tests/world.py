@@ -26,21 +26,61 @@ from dugnad.timeutil import OSLO, now_utc
 AGREEMENT_STATES = ("draft", "sent", "accepted", "signed")
 
 
-def agreement_form(title: str, **overrides) -> dict:
-    """A complete, valid agreement edit form."""
-    data = {
-        "title": title,
-        "purpose": "Gode lokalsamfunn for nye innbyggere.",
-        "activities": "Flyktningguide: to møter i måneden.",
-        "municipality_responsibilities": "Kontaktperson og lokaler.",
-        "organization_responsibilities": "Frivillige guider med politiattest.",
-        "contacts": "Kari Nordmann, styreleder",
-        "economy": "Tilskudd kr 12 500.",
-        "valid_from": "2027-01-01",
-        "valid_to": "2027-12-31",
-    }
-    data.update(overrides)
-    return data
+#: Values for the URL map's non-numeric arguments (e.g. a section of the builder).
+URL_WORDS = {"key": "purpose"}
+
+
+#: A complete, valid form per section of the agreement builder (POST to
+#: /agreements/<id>/sections/<key>), each saying the section is complete.
+SECTION_FORMS: dict[str, dict] = {
+    "parties": {
+        "municipality_signatory": "Ola Nordmann", "municipality_signatory_title": "Kommunedirektør",
+        "organization_signatory": "Kari Nordmann", "organization_signatory_role": "Styreleder",
+        "place": "Fjordvik", "text": "Partene er selvstendige.",
+    },
+    "purpose": {"text": "Gode lokalsamfunn for nye innbyggere."},
+    "target_group": {"text": "Bosatte flyktninger og familiene deres."},
+    "activities": {
+        "rows-0-area_id": "", "rows-0-what": "Flyktningguide", "rows-0-where": "Biblioteket",
+        "rows-0-how_often": "To ganger i måneden", "rows-0-leader": "Kari Nordmann", "text": "",
+    },
+    "municipality_responsibilities": {"text": "Kontaktperson og lokaler."},
+    "organization_responsibilities": {"text": "Frivillige guider med politiattest."},
+    "contacts": {
+        "municipality_name": "Siri Saksbehandler", "municipality_role": "Flyktningkonsulent",
+        "municipality_email": "siri@kommune.example.no", "municipality_phone": "",
+        "organization_name": "Kari Nordmann", "organization_role": "Styreleder",
+        "organization_email": "kari@lag.example.no", "organization_phone": "",
+        "text": "",
+    },
+    "economy": {
+        "grant": "12 500", "payment_schedule": "Utbetales innen 1. mars.",
+        "reporting": "Kort rapport innen 1. februar året etter.", "text": "",
+    },
+    "premises": {"text": "Kommunen låner ut møterom i rådhuset."},
+    "privacy": {"text": "Politiattest for frivillige som møter barn."},
+    "insurance": {"text": "Organisasjonen forsikrer de frivillige."},
+    "meetings": {"text": "Kontaktpersonene møtes to ganger i året."},
+    "evaluation": {"interval_months": "12", "text": "Evaluering hver høst."},
+    "duration": {"start": "2027-01-01", "end": "2027-12-31", "notice_months": "3", "text": ""},
+    "disputes": {"text": "Uenighet løses ved drøftinger."},
+}
+
+
+def section_form(key: str, complete: str = "yes", **overrides) -> dict:
+    """A complete, valid form for one section, with `overrides` (field name -> value)."""
+    return {**SECTION_FORMS[key], "complete": complete, **overrides}
+
+
+def write_agreement(client, agreement_id: int, title: str | None = None, **overrides: dict) -> None:
+    """Fill every section through the builder, as staff would; `overrides` maps a
+    section key to the fields to change (e.g. purpose={"text": "..."})."""
+    if title is not None:
+        response = client.post(f"/agreements/{agreement_id}/details", data={"title": title, "language": "nb"})
+        assert response.status_code == 302, response.get_data(as_text=True)
+    for key in SECTION_FORMS:
+        response = client.post(f"/agreements/{agreement_id}/sections/{key}", data=section_form(key, **overrides.get(key, {})))
+        assert response.status_code == 302, (key, response.status_code, response.get_data(as_text=True)[:2000])
 
 
 def meeting_form(title: str, starts_in: timedelta = timedelta(days=10), **overrides) -> dict:
@@ -81,6 +121,8 @@ class World:
     agreements: dict[str, int] = field(default_factory=dict)
     #: state -> agreement title
     agreement_titles: dict[str, str] = field(default_factory=dict)
+    #: The fingerprint of the version the "accepted" agreement's organisation accepted.
+    accepted_sha256: str = ""
     #: The emailed review link of the agreement that is still "sent".
     review_link: str = ""
     #: An outbox message of this municipality (the invitation mail).
@@ -120,6 +162,10 @@ class World:
         if arg == "agreement_id":
             state = {
                 "agreements.edit": "draft",
+                "agreements.details": "draft",
+                "agreements.section": "draft",
+                "agreements.preview_section": "draft",
+                "agreements.check": "draft",
                 "agreements.send": "draft",
                 "agreements.countersign": "accepted",
                 "agreements.signed_pdf": "signed",
@@ -199,8 +245,7 @@ def build_world(app, factory, prefix: str) -> World:
         assert response.status_code == 302
         agreement_id = _id_from(response.headers["Location"], r"/agreements/(\d+)/edit")
         title = f"{prefix} avtale ({state})"
-        response = client.post(f"/agreements/{agreement_id}/edit", data=agreement_form(title))
-        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+        write_agreement(client, agreement_id, title)
         world.agreements[state] = agreement_id
         world.agreement_titles[state] = title
         if state == "draft":
@@ -211,11 +256,21 @@ def build_world(app, factory, prefix: str) -> World:
             world.review_link = link
             continue
         assert visitor.post(link, data=ACCEPT).status_code == 302
+        if state == "accepted":
+            world.accepted_sha256 = countersign_form(app, agreement_id)["version_sha256"]
         if state == "signed":
-            response = client.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør"})
+            response = client.post(f"/agreements/{agreement_id}/countersign", data=countersign_form(app, agreement_id))
             assert response.status_code == 302
     assert agreement_states(app, world) == {state: state for state in AGREEMENT_STATES}
     return world
+
+
+def countersign_form(app, agreement_id: int, role: str = "Kommunedirektør") -> dict:
+    """The countersign form as the page fills it: the role, and the fingerprint of the
+    version the organisation accepted (what the administrator was shown)."""
+    with app.app_context():
+        version = db.session.get(Agreement, agreement_id).accepted_version
+        return {"role": role, "version_sha256": version.sha256 if version else ""}
 
 
 def agreement_states(app, world: World) -> dict[str, str]:
