@@ -148,18 +148,19 @@ def details(agreement_id: int):
 
 
 # --- One section per page ------------------------------------------------------------------
-def _section_form(agreement: Agreement, key: str, formdata=True) -> SectionForm:
+def _section_form(agreement: Agreement, key: str, stored: bool = False) -> SectionForm:
+    """The section's form: from the posted data, or (`stored`) from what is saved."""
     cls = form_class(key)
     areas = _areas_for(agreement) if key == "activities" else ()
-    if formdata is None:
-        stored = agreement.section(key)
-        form = cls(formdata=None, data=cls.initial(stored.data, stored.status), areas=areas)
-        form.revision.data = str(stored.revision)
+    if stored:
+        saved = agreement.section(key)
+        form = cls(formdata=None, data=cls.initial(saved.data, saved.status), areas=areas)
+        form.revision.data = str(saved.revision)
         return form
     return cls(areas=areas)
 
 
-def _render_section(agreement, key, form, status=200, conflict=None, focus_row=False, saved_at=None):
+def _render_section(agreement, key, form, status=200, conflict=None, focus_row=False):
     section = SECTIONS_BY_KEY[key]
     if is_htmx() and focus_row is not False:
         return render_template("agreements/_activity_rows.html", form=form, agreement=agreement, focus_row=focus_row)
@@ -173,8 +174,7 @@ def _render_section(agreement, key, form, status=200, conflict=None, focus_row=F
         conflict=conflict,
         focus_row=focus_row,
         return_to=request.values.get("return_to", ""),
-        next_section=next_section(key),
-        saved_at=saved_at or agreement.section(key).updated_at,
+        saved_at=agreement.section(key).updated_at,
         **_task_context(agreement),
     ), status
 
@@ -220,7 +220,7 @@ def section(agreement_id: int, key: str):
     if refused:
         return refused
     if request.method == "GET":
-        return _render_section(agreement, key, _section_form(agreement, key, formdata=None))
+        return _render_section(agreement, key, _section_form(agreement, key, stored=True))
 
     form = _section_form(agreement, key)
     focus_row = _row_buttons(form)
