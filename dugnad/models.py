@@ -288,6 +288,8 @@ class Agreement(db.Model):
     #: The document's language: nb (bokmål) or nn (nynorsk); the interface is per user.
     language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The municipality's case or archive reference (saksnummer), for the archive export.
+    case_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: The version the organisation accepted; countersigning must name it.
     accepted_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("agreement_version.id", use_alter=True)
@@ -453,6 +455,30 @@ class SignedDocument(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     agreement: Mapped[Agreement] = relationship(back_populates="signed_document")
+
+
+class SealCertificate(db.Model):
+    """The certificate a municipality seals signed agreements with (PAdES, pyHanko).
+
+    Either uploaded by an administrator as PKCS#12, or made self-signed by Dugnad on
+    first use. The PKCS#12 password is stored only encrypted with a key derived from
+    the app's SECRET_KEY (dugnad.seal), never in plain text.
+    """
+
+    __tablename__ = "seal_certificate"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), unique=True)
+    pkcs12: Mapped[bytes] = mapped_column(LargeBinary)
+    #: Fernet token of the PKCS#12 password.
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(400))
+    #: SHA-256 (hex) of the certificate's DER encoding, shown to verify it out of band.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+    not_after: Mapped[datetime] = mapped_column(UTCDateTime)
+    self_signed: Mapped[bool] = mapped_column(default=False)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class AuditEvent(db.Model):
