@@ -1,4 +1,5 @@
-from flask import abort, redirect, render_template, request, url_for
+from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -7,6 +8,7 @@ from dugnad import agreements as ops
 from dugnad import meetings
 from dugnad.extensions import db
 from dugnad.models import Agreement, Invitation
+from dugnad.pdf import render_pdf
 from dugnad.tokens import LinkProblem, Purpose, resolve
 
 from ..actor import link_actor
@@ -139,3 +141,36 @@ def agreement_done(token: str):
         return redirect(url_for("respond.agreement", token=token))
     agreement = _linked(Agreement, link)
     return render_template("respond/agreement_done.html", agreement=agreement, message=_("Takk for svaret."))
+
+
+def _pdf_response(pdf: bytes, filename: str, sha256: str):
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-SHA256": sha256},
+    )
+
+
+@bp.route("/agreement/<token>/version.pdf")
+def agreement_version_pdf(token: str):
+    """The version sent for review as a PDF, to read, print or pass on to the board.
+    Rendered from the frozen HTML, so it says exactly what the page says."""
+    link = resolve(token, Purpose.REVIEW_AGREEMENT, allow_used=True)
+    agreement = _linked(Agreement, link)
+    version = agreement.latest_version
+    if version is None:
+        abort(404)
+    with force_locale(version.content.get("language", "nb")):
+        html = render_template("pdf/version.html", agreement=agreement, version=version)
+    return _pdf_response(render_pdf(html), f"samarbeidsavtale-{agreement.number}-versjon-{version.number}.pdf", version.sha256)
+
+
+@bp.route("/agreement/<token>/signed.pdf")
+def agreement_signed_pdf(token: str):
+    """Once both parties have signed: the stored signed PDF, the same bytes the municipality keeps."""
+    link = resolve(token, Purpose.REVIEW_AGREEMENT, allow_used=True)
+    agreement = _linked(Agreement, link)
+    document = agreement.signed_document
+    if document is None:
+        abort(404)
+    return _pdf_response(document.pdf, f"samarbeidsavtale-{agreement.number}.pdf", document.sha256)
