@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
     from .meetings import bp as meetings_bp
     from .organizations import bp as organizations_bp
     from .respond import bp as respond_bp
+    from .verify import bp as verify_bp
 
     for blueprint in (
         main_bp,
@@ -22,6 +23,7 @@ def register_blueprints(app: Flask) -> None:
         meetings_bp,
         agreements_bp,
         respond_bp,
+        verify_bp,
         mailbox_bp,
         admin_bp,
     ):

@@ -6,9 +6,10 @@ import hashlib
 
 from flask import render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 
 from .models import Agreement, AgreementVersion, AuditEvent
-from .pdf import render_pdf
+from .pdf import json_attachment, render_pdf
 
 
 def sha256_hex(data: bytes | str) -> str:
@@ -24,9 +25,16 @@ def render_document_html(content: dict) -> str:
         return render_template("agreements/_document.html", content=content)
 
 
+#: The name of the agreement's content as JSON inside the signed PDF.
+CONTENT_ATTACHMENT = "avtale.json"
+
+
 def render_signed_pdf(
-    agreement: Agreement, version: AgreementVersion, events: list[AuditEvent]
+    agreement: Agreement, version: AgreementVersion, events: list[AuditEvent], recipients: list[str] = ()
 ) -> bytes:
+    """The signed agreement, rendered once: the version as accepted, the signature page,
+    the audit trail, and the version's content attached as JSON. PDF/A-3a: archivable,
+    tagged for screen readers, and allowed to carry the attachment. Not yet sealed."""
     with force_locale(version.content.get("language", "nb")):
         html = render_template(
             "pdf/signed_agreement.html",
@@ -34,5 +42,9 @@ def render_signed_pdf(
             version=version,
             signatures=agreement.signatures,
             events=events,
+            recipients=recipients,
         )
-    return render_pdf(html)
+        attachment = json_attachment(
+            version.content, CONTENT_ATTACHMENT, _("Avtalens innhold, maskinlesbart (versjon %(n)d)", n=version.number)
+        )
+    return render_pdf(html, variant="pdf/a-3a", attachments=[attachment])

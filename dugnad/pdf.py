@@ -8,11 +8,12 @@ else: `file:`, `http(s):`, `data:` and any other scheme.
 
 from __future__ import annotations
 
+import json
 import mimetypes
 from pathlib import Path
 
 from flask import current_app
-from weasyprint import HTML
+from weasyprint import HTML, Attachment
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 #: Documents are rendered with this base URL, so `static/...` paths resolve under it.
@@ -43,8 +44,16 @@ class StaticOnlyFetcher(URLFetcher):
         )
 
 
-def render_pdf(html: str) -> bytes:
-    """Render a whole HTML document to PDF (PDF/A-2a: archivable and tagged)."""
+def render_pdf(html: str, variant: str = "pdf/a-2a", attachments: list[Attachment] = ()) -> bytes:
+    """Render a whole HTML document to PDF (PDF/A-2a: archivable and tagged).
+
+    Files attached need PDF/A-3 (`variant="pdf/a-3a"`): PDF/A-2 drops all but PDFs."""
     fetcher = StaticOnlyFetcher(current_app.static_folder)
     document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=fetcher)
-    return document.write_pdf(pdf_variant="pdf/a-2a")
+    return document.write_pdf(pdf_variant=variant, attachments=list(attachments))
+
+
+def json_attachment(data, name: str, description: str) -> Attachment:
+    """Machine-readable data inside the PDF, related to it as its source data (PDF/A-3)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
+    return Attachment(string=text.encode("utf-8"), name=name, description=description, relationship="Data")

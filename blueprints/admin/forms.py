@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import func, select
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import orgnr
@@ -101,3 +102,11 @@ class ClauseForm(FlaskForm):
         validators=[Length(max=TEXT_MAX, message=_l("Teksten på nynorsk kan ha høyst %(max)s tegn.", max="5 000"))],
         render_kw={"lang": "nn"},
     )
+
+
+class SealForm(FlaskForm):
+    """A municipality's own seal certificate, as a PKCS#12 file and its password."""
+
+    file = FileField(_l("Sertifikatfil (.p12 eller .pfx)"), validators=[FileRequired(_l("Velg sertifikatfilen."))])
+    # Not stripped: a password may begin or end with a space.
+    password = PasswordField(_l("Passord til sertifikatfilen"))

@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dugnad import accounts, catalogue, clauses
+from dugnad import accounts, catalogue, clauses, seal
 from dugnad.access import admin_required, get_scoped_or_404, operator_required, scoped
 from dugnad.extensions import db
 from dugnad.models import ActivityArea, Clause, Municipality, User
@@ -12,7 +12,7 @@ from dugnad.sections import DEFAULT_CLAUSES, SECTIONS, SECTIONS_BY_KEY
 
 from ..actor import current_actor
 from . import bp
-from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, UserForm
+from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, SealForm, UserForm
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -182,3 +182,25 @@ def _save_clause(municipality_id: int, key: str, form: ClauseForm) -> None:
     for language in ("nb", "nn"):
         clauses.save(municipality_id, key, language, form[language].data or "", current_user.id, actor)
     db.session.commit()
+
+
+@bp.route("/seal", methods=["GET", "POST"], endpoint="seal")
+@admin_required
+def seal_certificate():
+    """The certificate signed agreements are sealed with; administrators upload their own."""
+    municipality_id = current_user.municipality_id
+    form = SealForm()
+    if form.validate_on_submit():
+        data = form.file.data.read(seal.MAX_PKCS12_BYTES + 1)
+        try:
+            record = seal.upload(municipality_id, data, form.password.data or "", current_user.id, current_actor())
+        except seal.CertificateProblem as problem:
+            db.session.rollback()
+            form[problem.field].errors.append(problem.message)
+        else:
+            db.session.commit()
+            flash(_("Segl-sertifikatet er byttet. Nye signerte avtaler forsegles med %(subject)s.", subject=record.subject), "success")
+            return redirect(url_for("admin.seal"))
+    return render_template(
+        "admin/seal.html", form=form, certificate=seal.current(municipality_id), max_kb=seal.MAX_PKCS12_BYTES // 1024,
+    ), 400 if form.errors else 200
