@@ -89,3 +89,4 @@ bench: install-dev
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_invite.py
 	$(BIN)/python bench/bench_builder.py
+	$(BIN)/python bench/bench_print.py

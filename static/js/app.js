@@ -137,3 +137,72 @@ if (autosaveForm) {
     }
   });
 }
+
+// Batch print and archive export: the file is fetched here, so the page can say that work
+// is going on and when the file is ready. If fetching fails, or the answer is a page (a
+// message, e.g. nothing chosen), the form is posted as usual, as it is without JavaScript.
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("form[data-download] a[data-select]");
+  if (!link) {
+    return;
+  }
+  event.preventDefault();
+  const checked = link.dataset.select === "all";
+  link.closest("form").querySelectorAll('input[type="checkbox"][name="agreement"]').forEach((box) => {
+    box.checked = checked;
+  });
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const button = event.submitter;
+  if (!form.matches("form[data-download]") || !button || !button.dataset.busy || form.dataset.native || !window.fetch) {
+    return;
+  }
+  event.preventDefault();
+  if (form.dataset.working) {
+    return; // one file at a time: a second click waits for the first
+  }
+  form.dataset.working = "1";
+  const status = form.querySelector("[data-download-status]");
+  const buttons = form.querySelectorAll("button[type=submit]");
+  const postNatively = () => {
+    form.dataset.native = "1";
+    form.requestSubmit(button);
+    delete form.dataset.native;
+  };
+  status.textContent = button.dataset.busy;
+  status.classList.add("busy");
+  buttons.forEach((b) => b.setAttribute("aria-disabled", "true"));
+  const finish = (text) => {
+    delete form.dataset.working;
+    status.textContent = text;
+    status.classList.remove("busy");
+    buttons.forEach((b) => b.removeAttribute("aria-disabled"));
+  };
+  fetch(button.formAction, { method: "POST", body: new FormData(form, button), credentials: "same-origin" })
+    .then((response) => {
+      const disposition = response.headers.get("Content-Disposition") || "";
+      if (!response.ok || !disposition.startsWith("attachment")) {
+        finish("");
+        postNatively();
+        return null;
+      }
+      const match = disposition.match(/filename="?([^";]+)"?/);
+      return response.blob().then((blob) => {
+        const url = URL.createObjectURL(blob);
+        const link = document.createElement("a");
+        link.href = url;
+        link.download = match ? match[1] : "";
+        document.body.append(link);
+        link.click();
+        link.remove();
+        window.setTimeout(() => URL.revokeObjectURL(url), 60000);
+        finish(status.dataset.done);
+      });
+    })
+    .catch(() => {
+      finish("");
+      postNatively();
+    });
+});
