@@ -64,6 +64,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         MAIL_DEFAULT_SENDER=env("MAIL_DEFAULT_SENDER", "Dugnad <noreply@dugnad.local>"),
         #: Days an emailed agreement link stays valid.
         AGREEMENT_LINK_DAYS=int(env("AGREEMENT_LINK_DAYS", "30")),
+        # The address emailed links start with when no request gives it (cron commands).
+        PUBLIC_URL=env("PUBLIC_URL", "http://127.0.0.1:5000"),
+        # Days after sending when `flask reminders` reminds an organisation that has not answered.
+        AGREEMENT_REMINDER_DAYS=tuple(int(day) for day in env("AGREEMENT_REMINDER_DAYS", "7,14").split(",") if day.strip()),
         #: Largest register file accepted for import (bytes); the national bulk files are big.
         IMPORT_MAX_BYTES=int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024))),
         BABEL_DEFAULT_LOCALE="nb",

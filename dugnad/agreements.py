@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, clauses, mail, tokens
+from . import audit, clauses, mail, seal, tokens
 from .documents import render_document_html, render_signed_pdf, sha256_hex
 from .extensions import db
 from .lifecycle import Actor, IllegalTransition, apply_action
@@ -301,10 +301,21 @@ def send(agreement: Agreement, actor: Actor) -> AgreementVersion:
         sha256=sha256_hex(html),
     )
     db.session.add(version)
-    apply_action(agreement, "send", actor, details={"version": version.number, "sha256": version.sha256})
     db.session.flush()
-    # Only the newest link works: an older version can no longer be answered.
-    tokens.revoke_all(tokens.Purpose.REVIEW_AGREEMENT, agreement.id)
+    # The message first, so the timeline's "send" event can name it (queued, then delivered).
+    message = _email_review_link(agreement, version, address, "agreement_sent", revoke=True)
+    apply_action(
+        agreement, "send", actor,
+        details={"version": version.number, "sha256": version.sha256, "to": address, "outbox": message.id},
+    )
+    return version
+
+
+def _email_review_link(agreement: Agreement, version: AgreementVersion, address: str, template: str, revoke: bool):
+    """Email a fresh review link. `revoke`: older links stop working (a new version, or a
+    resend); a reminder leaves them working, so a tab left open still answers."""
+    if revoke:
+        tokens.revoke_all(tokens.Purpose.REVIEW_AGREEMENT, agreement.id)
     days = current_app.config["AGREEMENT_LINK_DAYS"]
     token = tokens.issue(
         agreement.municipality_id,
@@ -312,17 +323,82 @@ def send(agreement: Agreement, actor: Actor) -> AgreementVersion:
         agreement.id,
         expires_at=now_utc() + timedelta(days=days),
     )
-    mail.queue(
+    subject = (
+        _l("Påminnelse: samarbeidsavtale til gjennomsyn: %(title)s", title=agreement.title)
+        if template == "agreement_reminder"
+        else _l("Samarbeidsavtale til gjennomsyn: %(title)s", title=agreement.title)
+    )
+    message = mail.queue(
         agreement.municipality_id,
         address,
-        _l("Samarbeidsavtale til gjennomsyn: %(title)s", title=agreement.title),
-        "agreement_sent",
+        subject,
+        template,
         agreement=agreement,
         version=version,
         link=url_for("respond.agreement", token=token, _external=True),
         days=days,
     )
-    return version
+    db.session.flush()  # its id goes into the audit event, for the timeline
+    return message
+
+
+def resend(agreement: Agreement, actor: Actor) -> None:
+    """The same version again with a new link; the old link stops working (e.g. it went
+    to the wrong person, or was lost)."""
+    if agreement.state != "sent":
+        raise IllegalTransition(agreement.state, "resend")
+    address = agreement.organization.notify_email
+    if not address:
+        raise CannotSend()
+    message = _email_review_link(agreement, agreement.latest_version, address, "agreement_sent", revoke=True)
+    audit.record(
+        agreement.municipality_id, actor, "resend", "agreement", agreement.id,
+        details={"to": address, "outbox": message.id},
+    )
+
+
+def send_due_reminders(actor: Actor) -> int:
+    """Remind organisations that have not answered, AGREEMENT_REMINDER_DAYS after the
+    newest send or resend (default after 7 and 14 days); each reminder once. For cron,
+    through `flask reminders`. Returns the number of reminders queued."""
+    schedule = sorted(current_app.config["AGREEMENT_REMINDER_DAYS"])
+    now = now_utc()
+    queued = 0
+    waiting = db.session.scalars(select(Agreement).where(Agreement.state == "sent").order_by(Agreement.id)).all()
+    for agreement in waiting:
+        events = db.session.execute(
+            select(AuditEvent.action, AuditEvent.created_at)
+            .where(
+                AuditEvent.municipality_id == agreement.municipality_id,
+                AuditEvent.object_type == "agreement",
+                AuditEvent.object_id == agreement.id,
+                AuditEvent.action.in_(("send", "resend", "remind")),
+            )
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        ).all()
+        sent_at = max((at for action, at in events if action in ("send", "resend")), default=None)
+        if sent_at is None:
+            continue
+        reminded = sum(1 for action, at in events if action == "remind" and at >= sent_at)
+        due = [days for days in schedule if now >= sent_at + timedelta(days=days)]
+        address = agreement.organization.notify_email
+        if len(due) <= reminded or not address:
+            continue
+        message = _email_review_link(agreement, agreement.latest_version, address, "agreement_reminder", revoke=False)
+        audit.record(
+            agreement.municipality_id, actor, "remind", "agreement", agreement.id,
+            details={"to": address, "outbox": message.id, "days": due[-1]},
+        )
+        queued += 1
+    return queued
+
+
+def link_opened(link, actor: Actor) -> None:
+    """The first time a review link is opened: noted on the link and in the timeline."""
+    if link.opened_at is not None:
+        return
+    link.opened_at = now_utc()
+    audit.record(link.municipality_id, actor, "opened", "agreement", link.object_id, details={"link": link.id})
 
 
 def _notify_owner(agreement: Agreement, template: str, subject, **context) -> None:
@@ -386,8 +462,9 @@ def countersign(
     agreement: Agreement, user: User, role: str, actor: Actor, expected_sha256: str | None = None
 ) -> SignedDocument:
     """The municipality signs the version the organisation accepted; the PDF is
-    rendered once and stored. Any failure rolls the whole step back, leaving the
-    agreement accepted and the step retryable.
+    rendered once, sealed with the municipality's certificate, stored, and sent to
+    both parties. Any failure (seal.SealError when the certificate cannot be used)
+    rolls the whole step back, leaving the agreement accepted and the step retryable.
 
     `expected_sha256` is the fingerprint the signer was shown: signing another
     version than the accepted one is refused (VersionMismatch)."""
@@ -396,7 +473,16 @@ def countersign(
         raise IllegalTransition(agreement.state, "countersign")
     if expected_sha256 is not None and expected_sha256 != version.sha256:
         raise VersionMismatch()
-    apply_action(agreement, "countersign", actor, details={"sha256": version.sha256})
+    certificate = seal.certificate_for(agreement.municipality_id)
+    # The certificate is named in the audit trail: verifying later trusts exactly this one.
+    apply_action(
+        agreement, "countersign", actor,
+        details={
+            "sha256": version.sha256,
+            "seal_certificate": certificate.fingerprint,
+            "seal_self_signed": certificate.self_signed,
+        },
+    )
     db.session.add(
         Signature(
             municipality_id=agreement.municipality_id,
@@ -422,7 +508,11 @@ def countersign(
         )
         .order_by(AuditEvent.created_at, AuditEvent.id)
     ).all()
-    pdf = render_signed_pdf(agreement, version, events)
+    address = agreement.organization.notify_email
+    pdf = seal.seal(
+        render_signed_pdf(agreement, version, events, recipients=[address] if address else []),
+        agreement.municipality_id,
+    )
     document = SignedDocument(
         municipality_id=agreement.municipality_id,
         agreement=agreement,
@@ -431,15 +521,20 @@ def countersign(
     )
     db.session.add(document)
     db.session.flush()
-    address = agreement.organization.notify_email
+    attachment = (f"samarbeidsavtale-{agreement.number}.pdf", "application/pdf", pdf)
+    context = {
+        "agreement": agreement,
+        "document": document,
+        "verify_link": url_for("verify.index", _external=True),
+    }
+    subject = _l("Avtalen er signert: %(title)s", title=agreement.title)
     if address:
+        mail.queue(agreement.municipality_id, address, subject, "agreement_signed", attachments=(attachment,), **context)
+    owner = agreement.owner
+    if owner is not None and owner.email.lower() != (address or "").lower():
         mail.queue(
-            agreement.municipality_id,
-            address,
-            _l("Avtalen er signert: %(title)s", title=agreement.title),
-            "agreement_signed",
-            agreement=agreement,
-            document=document,
+            agreement.municipality_id, owner.email, subject, "agreement_signed",
+            locale=owner.locale, attachments=(attachment,), **context,
         )
     return document
 

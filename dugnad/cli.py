@@ -99,6 +99,25 @@ def outbox_deliver_command():
     click.echo(f"sent {sent}, failed {failed}")
 
 
+@click.command("reminders")
+@with_appcontext
+def reminders_command():
+    """Remind organisations that have not answered an agreement (for cron, e.g. daily)."""
+    from flask import current_app
+
+    from .agreements import send_due_reminders
+    from .lifecycle import Actor
+
+    # Links in the emails need the public address; no request gives it here.
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        queued = send_due_reminders(Actor(label="Dugnad (påminnelse)"))
+        db.session.commit()
+    click.echo(f"reminders queued: {queued}")
+    if queued and current_app.config["MAIL_SERVER"]:
+        sent, failed = mail.deliver_pending()
+        click.echo(f"sent {sent}, failed {failed}")
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_municipality_command, create_user_command, demo_command, outbox_group):
+    for command in (create_municipality_command, create_user_command, demo_command, outbox_group, reminders_command):
         app.cli.add_command(command)

@@ -13,7 +13,7 @@ from werkzeug.routing import IntegerConverter
 from world import URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot
 
 from app import create_app
-from dugnad import demo
+from dugnad import demo, seal
 from dugnad.extensions import db
 from dugnad.models import Agreement, AgreementSection, Municipality, Signature, SignedDocument, User
 
@@ -21,8 +21,9 @@ ALL_RULES = list(create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI":
 
 
 def is_public(rule) -> bool:
-    """Pages for people without an account: log in, choose a language, answer an emailed link."""
-    return rule.rule in ("/login", "/language") or rule.rule.startswith(("/r/", "/static/"))
+    """Pages for people without an account: log in, choose a language, answer an emailed link,
+    check a signed agreement."""
+    return rule.rule in ("/login", "/language", "/verify") or rule.rule.startswith(("/r/", "/static/"))
 
 
 PRIVATE_RULES = [rule for rule in ALL_RULES if not is_public(rule)]
@@ -73,9 +74,14 @@ ACCESS = {
     "agreements.send": STAFF,
     "agreements.withdraw": STAFF,
     "agreements.revise": STAFF,
+    "agreements.resend": STAFF,
     "agreements.countersign": ADMIN,
     "agreements.signed_pdf": ADMIN,
     "agreements.print_view": ADMIN,
+    "agreements.case_reference": STAFF,
+    "agreements.batch": ADMIN,
+    "agreements.batch_pdf": ADMIN,
+    "agreements.archive_zip": ADMIN,
     "agreements.version": STAFF,
     "agreements.compare": STAFF,
     "mailbox.index": ADMIN,
@@ -85,6 +91,7 @@ ACCESS = {
     "admin.activity": ADMIN,
     "admin.clauses": ADMIN,
     "admin.clause": ADMIN,
+    "admin.seal": ADMIN,
     "admin.municipalities": OPERATOR,
 }
 
@@ -113,6 +120,7 @@ def _valid_post(endpoint: str, world) -> dict:
         "admin.activities": {"new-name": "Ny aktivitet"},
         "admin.activity": {"action": "hide"},
         "admin.clause": {"nb": "Ny standardtekst", "nn": "Ny standardtekst"},
+        "admin.seal": {"file": (io.BytesIO(seal.self_signed_pkcs12("Ny", "passord")), "segl.p12"), "password": "passord"},
         "imports.upload": {"file": (io.BytesIO(b"navn\nNytt lag\n"), "lag.csv")},
         "imports.apply": {},
         "meetings.new": meeting_form("Nytt møte"),
@@ -125,6 +133,9 @@ def _valid_post(endpoint: str, world) -> dict:
         "agreements.section": section_form("purpose", text="Endret formål"),
         "agreements.preview_section": section_form("purpose", text="Endret formål"),
         "agreements.countersign": {"role": "Kommunedirektør", "version_sha256": world.accepted_sha256},
+        "agreements.case_reference": {"case_reference": "2026/1234"},
+        "agreements.batch_pdf": {"agreement": [str(world.agreements["signed"])]},
+        "agreements.archive_zip": {"agreement": [str(world.agreements["signed"])]},
         "admin.users": {"name": "Ny Bruker", "email": "ny@kommune.example.no", "role": "admin", "password": "x" * 16},
         "admin.municipalities": {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"},
         "auth.logout": {},
@@ -137,6 +148,8 @@ def test_every_route_has_a_rule():
     assert ACCESS.keys() - endpoints == set(), "ACCESS names routes that no longer exist"
     assert {rule.endpoint for rule in ALL_RULES if is_public(rule)} == {
         "auth.login", "auth.language", "respond.invitation", "respond.agreement", "respond.agreement_done", "static",
+        "respond.agreement_version_pdf", "respond.agreement_signed_pdf",
+        "verify.index",
     }
 
 
@@ -169,6 +182,7 @@ def test_public_pages_need_no_login(client):
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
     assert client.get("/r/agreement/not-a-real-token").status_code == 404  # answered, not sent to login
     assert client.get("/r/invitation/not-a-real-token").status_code == 404
+    assert client.get("/verify").status_code == 200
 
 
 def test_login_returns_to_the_page_asked_for(client, factory):

@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter, UnicodeConverter
 from world import ACCEPT, URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot, write_agreement
 
 from app import create_app
+from dugnad import seal
 from dugnad.extensions import db
 from dugnad.models import Agreement, Organization
 
@@ -66,14 +67,20 @@ POSTS = {
     "agreements.send": ("staff", lambda w: {}),
     "agreements.withdraw": ("staff", lambda w: {}),
     "agreements.revise": ("staff", lambda w: {}),
+    "agreements.resend": ("staff", lambda w: {}),
     "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør", "version_sha256": w.accepted_sha256}),
+    "agreements.case_reference": ("staff", lambda w: {"case_reference": "2026/1234"}),
+    "agreements.batch_pdf": ("admin", lambda w: {"agreement": [str(w.agreements["signed"])]}),
+    "agreements.archive_zip": ("admin", lambda w: {"agreement": [str(w.agreements["signed"])]}),
     "admin.users": ("admin", lambda w: {"name": "Ny Bruker", "email": "ny@k.no", "role": "admin", "password": "x" * 16}),
     "admin.activities": ("admin", lambda w: {"new-name": "Ny aktivitet"}),
     "admin.activity": ("admin", lambda w: {"action": "rename", f"area-{w.activity_area_id}-name": "Nytt navn"}),
     "admin.clause": ("admin", lambda w: {"nb": "Endret standardtekst", "nn": "Endra standardtekst"}),
+    "admin.seal": ("admin", lambda w: {"file": (io.BytesIO(seal.self_signed_pkcs12("Ny", "passord")), "segl.p12"), "password": "passord"}),
     "admin.municipalities": ("operator", lambda w: {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"}),
     "respond.invitation": (None, lambda w: {"answer": "attending", "comment": "Vi kommer"}),
     "respond.agreement": (None, lambda w: ACCEPT),
+    "verify.index": (None, lambda w: {"check": "number", "number": "2026-001", "fingerprint": "0" * 64}),
 }
 
 

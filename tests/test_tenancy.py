@@ -66,9 +66,11 @@ KNOWN = {
     "agreements.send": lambda a, b: {},
     "agreements.withdraw": lambda a, b: {},
     "agreements.revise": lambda a, b: {},
+    "agreements.resend": lambda a, b: {},
     "agreements.countersign": lambda a, b: {"role": "Kommunedirektør", "version_sha256": b.accepted_sha256},
     "agreements.signed_pdf": None,
     "agreements.print_view": None,
+    "agreements.case_reference": lambda a, b: {"case_reference": "Kapret saksnummer"},
     "agreements.version": None,
     "agreements.compare": None,
     "mailbox.show": None,
@@ -156,7 +158,7 @@ def test_other_municipalitys_object_is_404(shared, rule, method):
 
 
 @pytest.mark.parametrize(
-    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose"]
+    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose", "/admin/seal"]
 )
 def test_list_pages_show_only_own_municipality(shared, path):
     worlds = shared.get()
@@ -176,6 +178,8 @@ def test_list_pages_show_only_own_municipality(shared, path):
         # The clause library takes no object id: the tenant is the user's own municipality.
         "/admin/clauses": ["Standardtekster for avtaler"],
         "/admin/clauses/purpose": ["Bakgrunn og formål"],
+        # The world's signed agreement made A's own self-signed seal certificate.
+        "/admin/seal": [f"{A} kommune (selvutstedt segl, Dugnad)"],
     }[path]
     for name in own:
         assert name in page, f"{path} does not show {name!r} of {A}"

@@ -161,9 +161,9 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
     assert agreement.state == "signed"
     document = _one(app, select(SignedDocument))
     assert document.sha256 == hashlib.sha256(document.pdf).hexdigest()
-    # Created, the title and the fifteen sections saved, sent, accepted, countersigned.
+    # Created, the title and the fifteen sections saved, sent, the link opened, accepted, countersigned.
     assert [a for a, _, _ in _actions(app, "agreement", agreement.id)] == [
-        "create", *["edit"] * 16, "send", "accept", "countersign",
+        "create", *["edit"] * 16, "send", "opened", "accept", "countersign",
     ]
     assert _actions(app, "agreement", agreement.id)[-1] == ("countersign", "accepted", "signed")
 

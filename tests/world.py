@@ -171,6 +171,7 @@ class World:
                 "agreements.signed_pdf": "signed",
                 "agreements.print_view": "signed",
                 "agreements.withdraw": "sent",
+                "agreements.resend": "sent",
             }.get(endpoint, "signed")
             return self.agreements[state]
         raise KeyError(f"no object for URL argument {arg!r} (add it to tests/world.py)")

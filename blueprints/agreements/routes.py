@@ -1,12 +1,13 @@
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
 from dugnad import agreements as ops
+from dugnad import seal
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
-from dugnad.models import Agreement, AuditEvent
+from dugnad.models import Agreement, AuditEvent, OutboxMessage
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
@@ -22,6 +23,14 @@ def _events(agreement: Agreement):
     ).all()
 
 
+def _deliveries(events) -> dict[int, OutboxMessage]:
+    """The emails the timeline names (queued, then delivered), by id, in one query."""
+    ids = [event.details["outbox"] for event in events if isinstance(event.details.get("outbox"), int)]
+    if not ids:
+        return {}
+    return {message.id: message for message in db.session.scalars(scoped(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+
+
 def _panel(agreement: Agreement, countersign_form=None, status: int = 200, message=None, countersign_error=None):
     """The status panel: a fragment for htmx, the whole page otherwise."""
     context = {
@@ -29,7 +38,8 @@ def _panel(agreement: Agreement, countersign_form=None, status: int = 200, messa
         "countersign_error": countersign_error,
         "agreement": agreement,
         "countersign_form": countersign_form or CountersignForm(role=current_user.title),
-        "events": _events(agreement),
+        "events": (events := _events(agreement)),
+        "deliveries": _deliveries(events),
     }
     template = "agreements/_status.html" if is_htmx() else "agreements/show.html"
     return render_template(template, **context), status
@@ -58,6 +68,21 @@ def index():
 def show(agreement_id: int):
     """The agreement: status, actions, versions and history."""
     return _panel(get_scoped_or_404(Agreement, agreement_id))
+
+
+@bp.route("/<int:agreement_id>/resend", methods=["POST"])
+@staff_required
+def resend(agreement_id: int):
+    """Email the same version again with a new link; the old link stops working."""
+    agreement = get_scoped_or_404(Agreement, agreement_id)
+    try:
+        ops.resend(agreement, current_actor())
+    except ops.CannotSend:
+        db.session.rollback()
+        flash(_("Organisasjonen har ingen e-postadresse. Legg inn en kontaktperson med e-post først."), "error")
+        return _panel(agreement, status=400)
+    db.session.commit()
+    return _after_action(agreement, _("Avtalen er sendt på nytt med en ny lenke. Den gamle lenken virker ikke lenger."))
 
 
 @bp.route("/<int:agreement_id>/withdraw", methods=["GET", "POST"])
@@ -101,6 +126,12 @@ def countersign(agreement_id: int):
         db.session.rollback()
         message = _("Avtalen er endret siden du åpnet siden. Se over versjonen organisasjonen godtok, og signer på nytt.")
         return _panel(agreement, countersign_form=form, status=409, countersign_error=message)
+    except seal.SealError:
+        # Nothing is kept: the agreement stays accepted, and signing again works once the certificate does.
+        db.session.rollback()
+        current_app.logger.exception("sealing agreement %s failed", agreement_id)
+        message = _("Avtalen ble ikke signert fordi kommunens segl-sertifikat ikke kunne brukes. En administrator må laste opp sertifikatet på nytt under «Segl». Avtalen er fortsatt godtatt, og du kan signere når det er ordnet.")
+        return _panel(agreement, countersign_form=form, status=503, countersign_error=message)
     db.session.commit()
     return _after_action(agreement, _("Avtalen er signert. Den signerte PDF-en er klar."))
 

@@ -113,6 +113,8 @@ def agreement(token: str):
     decline_form = ReasonForm(prefix="decline")
     changes_form = ReasonForm(prefix="changes")
     if request.method == "GET":
+        ops.link_opened(link, link_actor(agreement.organization.name))
+        db.session.commit()
         return _agreement_page(agreement, accept_form, decline_form, changes_form)
 
     action = request.form.get("action")
