@@ -22,6 +22,7 @@ STATES = (
     "changes_requested",
     "signed",
     "withdrawn",
+    "terminated",
 )
 
 #: (state, action) -> new state. Every pair not listed is illegal.
@@ -31,6 +32,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     ("sent", "decline"): "declined",
     ("sent", "request_changes"): "changes_requested",
     ("accepted", "countersign"): "signed",
+    # A signed agreement ends early by one party's notice (date and reason in the audit event).
+    ("signed", "terminate"): "terminated",
     # After a decline or a request for changes, staff revise a new draft.
     ("changes_requested", "revise"): "draft",
     ("declined", "revise"): "draft",

@@ -6,7 +6,7 @@ Operators are the one exception: they run the installation and belong to none.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask_login import UserMixin
@@ -288,6 +288,12 @@ class Agreement(db.Model):
     #: The document's language: nb (bokmål) or nn (nynorsk); the interface is per user.
     language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    #: The period the accepted version states (its duration section), set when it is
+    #: countersigned; valid_to is empty for an agreement that runs until terminated.
+    valid_from: Mapped[date | None]
+    valid_to: Mapped[date | None]
+    #: When the owner was told the agreement is about to expire (once per agreement).
+    expiry_notice_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: The municipality's case or archive reference (saksnummer), for the archive export.
     case_reference: Mapped[str] = mapped_column(String(64), default="", server_default="")
     #: The version the organisation accepted; countersigning must name it.
@@ -323,7 +329,7 @@ class Agreement(db.Model):
         CheckConstraint("language IN ('nb', 'nn')", name="language_known"),
         CheckConstraint(
             "state IN ('draft', 'sent', 'accepted', 'declined', "
-            "'changes_requested', 'signed', 'withdrawn')",
+            "'changes_requested', 'signed', 'withdrawn', 'terminated')",
             name="state_known",
         ),
         # An accepted or signed agreement always knows which version was accepted.

@@ -21,6 +21,7 @@ STATE_LABELS = {
     "changes_requested": _l("Endringer ønsket"),
     "signed": _l("Signert"),
     "withdrawn": _l("Trukket tilbake"),
+    "terminated": _l("Avsluttet (sagt opp)"),
 }
 
 #: The task list's statuses (dugnad.sections.Status) with their tag colour.
@@ -48,6 +49,7 @@ ACTION_LABELS = {
     "countersign": _l("Signert av kommunen"),
     "withdraw": _l("Trukket tilbake"),
     "revise": _l("Ny versjon påbegynt"),
+    "terminate": _l("Sagt opp"),
     "resend": _l("Sendt på nytt med ny lenke"),
     "remind": _l("Påminnelse sendt"),
     "opened": _l("Lenken åpnet første gang"),

@@ -91,9 +91,10 @@ def test_the_table_covers_only_known_states_and_actions():
         assert to_state in STATES
         assert action in ACTIONS
     assert UNKNOWN_ACTION not in ACTIONS
-    # Signed and withdrawn are final.
-    assert lifecycle.allowed_actions("signed") == []
+    # A signed agreement can only be terminated; withdrawn and terminated are final.
+    assert lifecycle.allowed_actions("signed") == ["terminate"]
     assert lifecycle.allowed_actions("withdrawn") == []
+    assert lifecycle.allowed_actions("terminated") == []
 
 
 @pytest.mark.parametrize("pair", ALL_PAIRS, ids=_pair_id)
