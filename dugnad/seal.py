@@ -8,12 +8,14 @@ database; its password only as a Fernet token under a key derived from SECRET_KE
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
 import logging
 import secrets
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -65,6 +67,18 @@ class CertificateProblem(ValueError):
         super().__init__(str(message))
         self.message = message
         self.field = field
+
+
+def _outside_event_loop(function, *args, **kwargs):
+    """Call one of pyHanko's synchronous functions. They use asyncio.run(), which refuses
+    to start inside a running event loop (an async server, or a test harness driving a
+    browser in this thread); then the call runs in a worker thread with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 # --- Storing the certificate --------------------------------------------------------------
@@ -270,7 +284,7 @@ def seal(pdf: bytes, municipality_id: int) -> bytes:
     pdf_signer = signers.PdfSigner(
         metadata, signer=signer, new_field_spec=fields.SigFieldSpec(sig_field_name=FIELD_NAME)
     )
-    output = pdf_signer.sign_pdf(writer, bytes_reserved=reserved)
+    output = _outside_event_loop(pdf_signer.sign_pdf, writer, bytes_reserved=reserved)
     return output.getvalue()
 
 
@@ -358,7 +372,7 @@ def check_seal(pdf: bytes, trusted_fingerprints: set[str]) -> SealCheck:
         return result
     try:
         context = ValidationContext(trust_roots=[certificate], allow_fetching=False)
-        status = validate_pdf_signature(signature, signer_validation_context=context)
+        status = _outside_event_loop(validate_pdf_signature, signature, signer_validation_context=context)
     except Exception:
         log.info("sealed PDF failed validation", exc_info=True)
         return result

@@ -3,6 +3,7 @@ certificate (self-signed on first use, or uploaded as PKCS#12), and the public c
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -471,3 +472,21 @@ def test_check_by_number_and_fingerprint(app, signed):
     assert "Fingeravtrykket har 64 tegn" in malformed.get_data(as_text=True)
     empty = check("", "")
     assert empty.status_code == 400 and "Skriv avtalenummeret." in empty.get_data(as_text=True)
+
+
+def test_sealing_and_verifying_work_inside_a_running_event_loop(app, signed):
+    # pyHanko's synchronous calls use asyncio.run(); a running loop in the same thread (an
+    # async server, or Playwright's sync API in the browser tests) must not break sealing.
+    from dugnad import seal
+    from dugnad.pdf import render_pdf
+
+    with app.app_context():
+        unsealed = render_pdf("<!doctype html><html lang='nb'><title>Prøve</title><p>Prøve</p></html>")
+
+    async def inside_a_loop():
+        with app.app_context():
+            return seal.seal(unsealed, signed.municipality_id), seal.verify(signed.pdf)
+
+    sealed, verification = asyncio.run(inside_a_loop())
+    assert sealed.startswith(unsealed) and len(sealed) > len(unsealed)  # an incremental update
+    assert verification.authentic
