@@ -41,12 +41,15 @@ test: install-dev
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 
+# One worker per CPU; a module's tests stay on one worker (they share its worlds).
+PYTEST := $(BIN)/pytest -p no:cacheprovider -n auto --dist loadfile
+
 test-sqlite:
-	$(BIN)/pytest -p no:cacheprovider
+	$(PYTEST)
 
 test-postgres:
 	@if $(BIN)/python tests/pg_ready.py "$(TEST_POSTGRES_URL)"; then \
-		TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/pytest -p no:cacheprovider; \
+		TEST_DATABASE_URL="$(TEST_POSTGRES_URL)" $(PYTEST); \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable; CI requires it." >&2; exit 1; \
 	else \
@@ -85,6 +88,7 @@ clean:
 # Figures, not pass/fail: see bench/.
 bench: install-dev
 	$(BIN)/python bench/bench_pdf.py
+	$(BIN)/python bench/bench_seal.py
 	$(BIN)/python bench/bench_search.py
 	$(BIN)/python bench/bench_import.py
 	$(BIN)/python bench/bench_invite.py

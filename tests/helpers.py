@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from datetime import timedelta
@@ -47,6 +48,9 @@ class Factory:
     def __init__(self, app):
         self.app = app
         self._n = 0
+        #: Kommunenummer for new municipalities: four digits (a check constraint), so they
+        #: have their own counter, not the one every object shares.
+        self.kommunenummer = itertools.count(9001)
 
     def _next(self) -> int:
         self._n += 1
@@ -56,7 +60,7 @@ class Factory:
         n = self._next()
         with self.app.app_context():
             municipality = accounts.create_municipality(
-                name or f"Testkommune {n}", f"{9000 + n}", "991000054", "Rådhuset"
+                name or f"Testkommune {n}", str(next(self.kommunenummer)), "991000054", "Rådhuset"
             )
             db.session.commit()
             return municipality.id
