@@ -68,6 +68,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         PUBLIC_URL=env("PUBLIC_URL", "http://127.0.0.1:5000"),
         # Days after sending when `flask reminders` reminds an organisation that has not answered.
         AGREEMENT_REMINDER_DAYS=tuple(int(day) for day in env("AGREEMENT_REMINDER_DAYS", "7,14").split(",") if day.strip()),
+        # Days before a signed agreement's last day when `flask expiry-notices` emails its owner.
+        AGREEMENT_EXPIRY_NOTICE_DAYS=int(env("AGREEMENT_EXPIRY_NOTICE_DAYS", "60")),
         #: Largest register file accepted for import (bytes); the national bulk files are big.
         IMPORT_MAX_BYTES=int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024))),
         BABEL_DEFAULT_LOCALE="nb",

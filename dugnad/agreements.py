@@ -5,7 +5,8 @@ in the caller's transaction; the view commits. States change only through
 
 from __future__ import annotations
 
-from datetime import timedelta
+import calendar
+from datetime import date, timedelta
 
 from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
@@ -417,12 +418,17 @@ def _notify_owner(agreement: Agreement, template: str, subject, **context) -> No
     )
 
 
-def accept(agreement: Agreement, link, name: str, role: str, actor: Actor) -> Signature:
-    """The organisation accepts the latest version: a simple electronic signature."""
+def accept(
+    agreement: Agreement, link, name: str, role: str, actor: Actor, typed_signature: bool = False
+) -> Signature:
+    """The organisation accepts the latest version: a simple electronic signature.
+    `typed_signature` says the signer typed their name again as the signature (the
+    review page requires it); the audit trail records it as evidence of intent."""
     version = agreement.latest_version
-    apply_action(
-        agreement, "accept", actor, details={"sha256": version.sha256}, also={"accepted_version_id": version.id}
-    )
+    details = {"sha256": version.sha256}
+    if typed_signature:
+        details["typed_signature"] = True
+    apply_action(agreement, "accept", actor, details=details, also={"accepted_version_id": version.id})
     tokens.mark_used(link)
     signature = Signature(
         municipality_id=agreement.municipality_id,
@@ -483,6 +489,7 @@ def countersign(
             "seal_self_signed": certificate.self_signed,
         },
     )
+    agreement.valid_from, agreement.valid_to = _period(version)
     db.session.add(
         Signature(
             municipality_id=agreement.municipality_id,
@@ -547,3 +554,150 @@ def withdraw(agreement: Agreement, actor: Actor) -> None:
 def revise(agreement: Agreement, actor: Actor) -> None:
     """Back to draft after a decline or a request for changes; the text is kept."""
     apply_action(agreement, "revise", actor)
+
+
+# --- After signing: the period, expiry, termination and renewal ---------------------------
+
+#: Longest termination reason, as the form says.
+REASON_MAX = 2000
+
+
+class CannotRenew(Exception):
+    """Only a signed or terminated agreement is renewed (the organisation must still exist)."""
+
+
+class BadEndDate(ValueError):
+    """A termination date outside the agreement's period."""
+
+
+def _iso_date(value) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _duration(version: AgreementVersion | None) -> dict:
+    if version is None:
+        return {}
+    return (version.content or {}).get("sections", {}).get("duration") or {}
+
+
+def _period(version: AgreementVersion) -> tuple[date | None, date | None]:
+    """(valid from, valid to) as the version's duration section states them; valid to is
+    None for an agreement that runs until one party terminates it."""
+    duration = _duration(version)
+    return _iso_date(duration.get("start")), _iso_date(duration.get("end"))
+
+
+def notice_months(agreement: Agreement) -> int | None:
+    """The notice period the signed version states, in months (None if it states none)."""
+    value = str(_duration(agreement.accepted_version).get("notice_months") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; the month's last day when it is shorter (31.01 + 1 -> 28.02)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def today_oslo() -> date:
+    """Today as it is in Norway: dates in agreements are Norwegian calendar dates."""
+    return to_oslo(now_utc()).date()
+
+
+def expiring(municipality_id: int, days: int, today: date | None = None) -> list[Agreement]:
+    """Signed agreements of the municipality whose last day is within `days` from today
+    (today included), the soonest first."""
+    today = today or today_oslo()
+    return list(
+        db.session.scalars(
+            select(Agreement)
+            .where(
+                Agreement.municipality_id == municipality_id,
+                Agreement.state == "signed",
+                Agreement.valid_to.is_not(None),
+                Agreement.valid_to >= today,
+                Agreement.valid_to <= today + timedelta(days=days),
+            )
+            .order_by(Agreement.valid_to, Agreement.number)
+        )
+    )
+
+
+def send_expiry_notices(actor: Actor) -> int:
+    """Email each signed agreement's owner once, AGREEMENT_EXPIRY_NOTICE_DAYS before its
+    last day (for cron, through `flask expiry-notices`). Returns the number of notices."""
+    days = current_app.config["AGREEMENT_EXPIRY_NOTICE_DAYS"]
+    today = today_oslo()
+    due = db.session.scalars(
+        select(Agreement)
+        .where(
+            Agreement.state == "signed",
+            Agreement.expiry_notice_sent_at.is_(None),
+            Agreement.valid_to.is_not(None),
+            Agreement.valid_to >= today,
+            Agreement.valid_to <= today + timedelta(days=days),
+        )
+        .order_by(Agreement.id)
+    ).all()
+    sent = 0
+    for agreement in due:
+        owner = agreement.owner
+        if owner is None or not owner.active:
+            continue
+        _notify_owner(
+            agreement, "agreement_expiring",
+            _l("Avtalen utløper snart: %(title)s", title=agreement.title),
+            days_left=(agreement.valid_to - today).days,
+        )
+        agreement.expiry_notice_sent_at = now_utc()
+        audit.record(
+            agreement.municipality_id, actor, "expiry_notice", "agreement", agreement.id,
+            details={"to": owner.email, "valid_to": agreement.valid_to.isoformat()},
+        )
+        sent += 1
+    return sent
+
+
+def terminate(agreement: Agreement, ends_on: date, reason: str, actor: Actor) -> None:
+    """End a signed agreement early: its last day becomes `ends_on`; both parties are told.
+    The date must lie within the agreement's period (BadEndDate otherwise)."""
+    if agreement.state != "signed":
+        raise IllegalTransition(agreement.state, "terminate")
+    if agreement.valid_from is not None and ends_on < agreement.valid_from:
+        raise BadEndDate("before valid_from")
+    if agreement.valid_to is not None and ends_on > agreement.valid_to:
+        raise BadEndDate("after valid_to")
+    apply_action(
+        agreement, "terminate", actor,
+        details={"ends_on": ends_on.isoformat(), "reason": reason},
+        also={"valid_to": ends_on},
+    )
+    subject = _l("Avtalen er sagt opp: %(title)s", title=agreement.title)
+    address = agreement.organization.notify_email
+    if address:
+        mail.queue(
+            agreement.municipality_id, address, subject, "agreement_terminated",
+            agreement=agreement, ends_on=ends_on, reason=reason, link=None,
+        )
+    owner = agreement.owner
+    if owner is not None and owner.email.lower() != (address or "").lower():
+        _notify_owner(agreement, "agreement_terminated", subject, ends_on=ends_on, reason=reason)
+
+
+def renew(agreement: Agreement, user: User, actor: Actor) -> Agreement:
+    """A new draft for the same organisation, copied from the signed (or terminated)
+    agreement; the old one is left as it is."""
+    if agreement.state not in ("signed", "terminated"):
+        raise IllegalTransition(agreement.state, "renew")
+    if agreement.organization.deleted_at is not None:
+        raise CannotRenew()
+    draft = create_draft(agreement.organization, user, actor, title=agreement.title, copy_of=agreement)
+    audit.record(
+        agreement.municipality_id, actor, "renew", "agreement", agreement.id,
+        details={"new_number": draft.number, "new_id": draft.id},
+    )
+    return draft

@@ -1,4 +1,5 @@
-"""Command-line operations: `flask create-municipality`, `create-user`, `demo`, `outbox`."""
+"""Command-line operations: `flask create-municipality`, `create-user`, `demo`, `outbox`,
+and the cron commands `reminders` and `expiry-notices`."""
 
 from __future__ import annotations
 
@@ -118,6 +119,28 @@ def reminders_command():
         click.echo(f"sent {sent}, failed {failed}")
 
 
+@click.command("expiry-notices")
+@with_appcontext
+def expiry_notices_command():
+    """Tell owners that a signed agreement ends soon, once each (for cron, e.g. daily)."""
+    from flask import current_app
+
+    from .agreements import send_expiry_notices
+    from .lifecycle import Actor
+
+    # Links in the emails need the public address; no request gives it here.
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        queued = send_expiry_notices(Actor(label="Dugnad (varsel om utløp)"))
+        db.session.commit()
+    click.echo(f"expiry notices queued: {queued}")
+    if queued and current_app.config["MAIL_SERVER"]:
+        sent, failed = mail.deliver_pending()
+        click.echo(f"sent {sent}, failed {failed}")
+
+
 def init_app(app: Flask) -> None:
-    for command in (create_municipality_command, create_user_command, demo_command, outbox_group, reminders_command):
+    for command in (
+        create_municipality_command, create_user_command, demo_command, outbox_group, reminders_command,
+        expiry_notices_command,
+    ):
         app.cli.add_command(command)

@@ -50,6 +50,8 @@ ACTION_LABELS = {
     "withdraw": _l("Trukket tilbake"),
     "revise": _l("Ny versjon påbegynt"),
     "terminate": _l("Sagt opp"),
+    "renew": _l("Fornyet som nytt utkast"),
+    "expiry_notice": _l("Varsel om utløp sendt til eieren"),
     "resend": _l("Sendt på nytt med ny lenke"),
     "remind": _l("Påminnelse sendt"),
     "opened": _l("Lenken åpnet første gang"),

@@ -84,6 +84,9 @@ ACCESS = {
     "agreements.archive_zip": ADMIN,
     "agreements.version": STAFF,
     "agreements.compare": STAFF,
+    "agreements.expiring": STAFF,
+    "agreements.terminate": ADMIN,
+    "agreements.renew": STAFF,
     "mailbox.index": ADMIN,
     "mailbox.show": ADMIN,
     "admin.users": ADMIN,
@@ -132,8 +135,9 @@ def _valid_post(endpoint: str, world) -> dict:
         "agreements.details": {"title": "Endret avtale", "language": "nb"},
         "agreements.section": section_form("purpose", text="Endret formål"),
         "agreements.preview_section": section_form("purpose", text="Endret formål"),
-        "agreements.countersign": {"role": "Kommunedirektør", "version_sha256": world.accepted_sha256},
+        "agreements.countersign": {"role": "Kommunedirektør", "version_sha256": world.accepted_sha256, "password": PASSWORD},
         "agreements.case_reference": {"case_reference": "2026/1234"},
+        "agreements.terminate": {"ends_on": "2027-06-30", "reason": "Ikke lenger behov"},
         "agreements.batch_pdf": {"agreement": [str(world.agreements["signed"])]},
         "agreements.archive_zip": {"agreement": [str(world.agreements["signed"])]},
         "admin.users": {"name": "Ny Bruker", "email": "ny@kommune.example.no", "role": "admin", "password": "x" * 16},
@@ -449,7 +453,7 @@ def test_staff_cannot_countersign(shared):
     staff = shared.client(world.staff)
     page = staff.get(f"/agreements/{agreement_id}").get_data(as_text=True)
     assert "En administrator i kommunen må signere." in page  # no signing form for staff
-    response = staff.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør", "version_sha256": world.accepted_sha256})
+    response = staff.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør", "version_sha256": world.accepted_sha256, "password": PASSWORD})
     assert response.status_code == 403
     with shared.app.app_context():
         assert db.session.get(Agreement, agreement_id).state == "accepted"

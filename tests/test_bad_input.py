@@ -292,11 +292,13 @@ def sent(app, staff_client, factory):
 @pytest.mark.parametrize(
     ("form", "fields"),
     [
-        pytest.param({"action": "accept"}, ["accept-name", "accept-role", "accept-authority"], id="accept with nothing"),
+        pytest.param({"action": "accept"}, ["accept-name", "accept-role", "accept-authority", "accept-signature"], id="accept with nothing"),
         pytest.param({**ACCEPT, "accept-name": ""}, ["accept-name"], id="accept without name"),
         pytest.param({**ACCEPT, "accept-role": " "}, ["accept-role"], id="accept without role"),
         pytest.param({k: v for k, v in ACCEPT.items() if k != "accept-authority"}, ["accept-authority"], id="authority unticked"),
         pytest.param({**ACCEPT, "accept-name": "N" * 121}, ["accept-name"], id="name too long"),
+        pytest.param({**ACCEPT, "accept-signature": ""}, ["accept-signature"], id="accept without signature"),
+        pytest.param({**ACCEPT, "accept-signature": "Ola Nordmann"}, ["accept-signature"], id="signature not the name"),
         pytest.param({"action": "decline", "decline-reason": ""}, ["decline-reason"], id="decline without reason"),
         pytest.param({"action": "request_changes", "changes-reason": "  "}, ["changes-reason"], id="changes without reason"),
         pytest.param({"action": "decline", "decline-reason": "r" * 2001}, ["decline-reason"], id="reason too long"),
@@ -460,7 +462,7 @@ def test_html_in_fields_is_escaped_everywhere(app, client, factory):
     assert_escaped(review_mail.body_html, SCRIPT)
     review_link = link_in(review_mail)
     assert_escaped(visitor.get(review_link).get_data(as_text=True), SCRIPT, IMG)
-    answer = {**ACCEPT, "accept-name": SCRIPT, "accept-role": IMG}
+    answer = {**ACCEPT, "accept-name": SCRIPT, "accept-role": IMG, "accept-signature": SCRIPT}
     assert visitor.post(review_link, data=answer).status_code == 302
     assert_escaped(client.get(f"/agreements/{agreement_id}").get_data(as_text=True), SCRIPT, IMG)
     assert_escaped(client.get("/agreements/").get_data(as_text=True), SCRIPT)

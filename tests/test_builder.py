@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask_babel import force_locale
-from helpers import CSRFClient, link_in, login, outbox
+from helpers import PASSWORD, CSRFClient, link_in, login, outbox
 from markupsafe import escape
 from pypdf import PdfReader
 from sqlalchemy import create_engine, event, func, insert, select, update
@@ -936,7 +936,7 @@ def test_hostile_text_is_escaped_everywhere_it_is_shown(desk, factory):
     assert desk.app.test_client().post(link, data=ACCEPT).status_code == 302
     admin_client = desk.app.test_client()
     login(admin_client, admin)
-    assert admin_client.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør", "version_sha256": fingerprint}).status_code == 302
+    assert admin_client.post(f"/agreements/{agreement_id}/countersign", data={"role": "Kommunedirektør", "version_sha256": fingerprint, "password": PASSWORD}).status_code == 302
     response = admin_client.get(f"/agreements/{agreement_id}/signed.pdf")
     assert response.status_code == 200
     flat = "".join(_pdf_text(response.data).split())

@@ -12,7 +12,7 @@ import io
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import login
+from helpers import PASSWORD, login
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter, UnicodeConverter
@@ -68,8 +68,10 @@ POSTS = {
     "agreements.withdraw": ("staff", lambda w: {}),
     "agreements.revise": ("staff", lambda w: {}),
     "agreements.resend": ("staff", lambda w: {}),
-    "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør", "version_sha256": w.accepted_sha256}),
+    "agreements.countersign": ("admin", lambda w: {"role": "Kommunedirektør", "version_sha256": w.accepted_sha256, "password": PASSWORD}),
     "agreements.case_reference": ("staff", lambda w: {"case_reference": "2026/1234"}),
+    "agreements.terminate": ("admin", lambda w: {"ends_on": "30.06.2027", "reason": "Ikke lenger behov"}),
+    "agreements.renew": ("staff", lambda w: {}),
     "agreements.batch_pdf": ("admin", lambda w: {"agreement": [str(w.agreements["signed"])]}),
     "agreements.archive_zip": ("admin", lambda w: {"agreement": [str(w.agreements["signed"])]}),
     "admin.users": ("admin", lambda w: {"name": "Ny Bruker", "email": "ny@k.no", "role": "admin", "password": "x" * 16}),

@@ -242,7 +242,7 @@ def test_racing_accept_past_the_link_check_is_refused(app, links, monkeypatch):
 
     real_resolve = respond_routes.resolve
     monkeypatch.setattr(respond_routes, "resolve", lambda token, purpose, allow_used=False: real_resolve(token, purpose, True))
-    response = links.visitor.post(links.review_link, data={**ACCEPT, "accept-name": "Noen andre"})
+    response = links.visitor.post(links.review_link, data={**ACCEPT, "accept-name": "Noen andre", "accept-signature": "Noen andre"})
     assert response.status_code == 409
     with app.app_context():
         signatures = db.session.scalars(select(Signature)).all()

@@ -8,6 +8,7 @@ module says how to post to it.
 from __future__ import annotations
 
 import pytest
+from helpers import PASSWORD
 from sqlalchemy import select
 from werkzeug.routing import IntegerConverter
 from world import URL_WORDS, SharedWorlds, meeting_form, section_form, snapshot
@@ -67,12 +68,15 @@ KNOWN = {
     "agreements.withdraw": lambda a, b: {},
     "agreements.revise": lambda a, b: {},
     "agreements.resend": lambda a, b: {},
-    "agreements.countersign": lambda a, b: {"role": "Kommunedirektør", "version_sha256": b.accepted_sha256},
+    "agreements.countersign": lambda a, b: {"role": "Kommunedirektør", "version_sha256": b.accepted_sha256, "password": PASSWORD},
     "agreements.signed_pdf": None,
     "agreements.print_view": None,
     "agreements.case_reference": lambda a, b: {"case_reference": "Kapret saksnummer"},
     "agreements.version": None,
     "agreements.compare": None,
+    # B's signed agreement ended, or copied into a new draft, on A's word.
+    "agreements.terminate": lambda a, b: {"ends_on": "2027-06-30", "reason": "Kapret oppsigelse"},
+    "agreements.renew": lambda a, b: {},
     "mailbox.show": None,
     "admin.activity": lambda a, b: {"action": "rename", f"area-{b.activity_area_id}-name": "Kapret aktivitet"},
     "imports.preview": None,

@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass
 
 import pytest
-from helpers import CSRFClient, link_in, login, outbox
+from helpers import PASSWORD, CSRFClient, link_in, login, outbox
 from sqlalchemy import func, select
 
 from dugnad import agreements as ops
@@ -244,7 +244,10 @@ def revise(app, case: Case, changes: dict[str, dict]) -> None:
         db.session.commit()
 
 
-ACCEPT = {"action": "accept", "accept-name": "Kari Nordmann", "accept-role": "styreleder", "accept-authority": "y"}
+ACCEPT = {
+    "action": "accept", "accept-name": "Kari Nordmann", "accept-role": "styreleder", "accept-authority": "y",
+    "accept-signature": "Kari Nordmann",
+}
 CHANGES = {"action": "request_changes", "changes-reason": "Vi vil gjerne ha større tilskudd."}
 SECOND = {
     "purpose": {"text": f"Vi vil samarbeide tett om leksehjelp for barn. {HOSTILE}"},
@@ -464,7 +467,7 @@ def test_countersign_form_names_the_accepted_fingerprint(app, client, factory):
 def test_countersign_with_another_fingerprint_is_refused(app, client: CSRFClient, factory, fingerprint):
     case, fingerprints = _accepted(app, factory)
     login(client, case.admin)
-    data = {"role": "Kommunedirektør"}
+    data = {"role": "Kommunedirektør", "password": PASSWORD}
     if fingerprint != "missing":
         data["version_sha256"] = {"empty": "", "other version": fingerprints[1], "made up": "0" * 64}[fingerprint]
     page = _page(client.post(f"/agreements/{case.agreement_id}/countersign", data=data), 409)
@@ -484,12 +487,12 @@ def test_countersign_signs_the_accepted_fingerprint_only(app, client, factory):
     login(client, case.admin)
     refused = client.post(
         f"/agreements/{case.agreement_id}/countersign",
-        data={"role": "Kommunedirektør", "version_sha256": fingerprints[1]},
+        data={"role": "Kommunedirektør", "version_sha256": fingerprints[1], "password": PASSWORD},
     )
     assert refused.status_code == 409
     response = client.post(
         f"/agreements/{case.agreement_id}/countersign",
-        data={"role": "Kommunedirektør", "version_sha256": fingerprints[2]},
+        data={"role": "Kommunedirektør", "version_sha256": fingerprints[2], "password": PASSWORD},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
     assert _signed_by_municipality(app, case.agreement_id) == ("signed", 1, 1)

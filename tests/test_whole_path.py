@@ -141,6 +141,7 @@ def test_from_registered_organisation_to_signed_pdf(app, client, factory):
             "accept-name": "Kari Nordmann",
             "accept-role": "styreleder",
             "accept-authority": "y",
+            "accept-signature": "Kari Nordmann",
         },
         headers={"User-Agent": "TestBrowser/1.0"},
     )

@@ -11,11 +11,12 @@ that shows another municipality's data can be caught by name.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from helpers import CSRFClient, Factory, empty_database, link_in, login, make_app, outbox
+from helpers import PASSWORD, CSRFClient, Factory, empty_database, link_in, login, make_app, outbox
 from sqlalchemy import select
 
 from dugnad.extensions import db
@@ -97,7 +98,10 @@ def meeting_form(title: str, starts_in: timedelta = timedelta(days=10), **overri
     return data
 
 
-ACCEPT = {"action": "accept", "accept-name": "Kari Nordmann", "accept-role": "styreleder", "accept-authority": "y"}
+ACCEPT = {
+    "action": "accept", "accept-name": "Kari Nordmann", "accept-role": "styreleder", "accept-authority": "y",
+    "accept-signature": "Kari Nordmann",
+}
 
 
 @dataclass
@@ -266,12 +270,13 @@ def build_world(app, factory, prefix: str) -> World:
     return world
 
 
-def countersign_form(app, agreement_id: int, role: str = "Kommunedirektør") -> dict:
-    """The countersign form as the page fills it: the role, and the fingerprint of the
-    version the organisation accepted (what the administrator was shown)."""
+def countersign_form(app, agreement_id: int, role: str = "Kommunedirektør", password: str = PASSWORD) -> dict:
+    """The countersign form as the page fills it: the role, the fingerprint of the
+    version the organisation accepted (what the administrator was shown), and the
+    administrator's password typed again (every Factory user has PASSWORD)."""
     with app.app_context():
         version = db.session.get(Agreement, agreement_id).accepted_version
-        return {"role": role, "version_sha256": version.sha256 if version else ""}
+        return {"role": role, "version_sha256": version.sha256 if version else "", "password": password}
 
 
 def agreement_states(app, world: World) -> dict[str, str]:
@@ -309,7 +314,9 @@ class SharedWorlds:
         self.database_url = database_url
         self.app = make_app(database_url)
         self.factory = Factory(self.app)
-        self.factory._n = 700  # kommunenummer 97xx: never those of the `factory` fixture
+        # Kommunenummer 9700-9999, never those of the `factory` fixture. Worlds are rebuilt
+        # only after the database was emptied, so the numbers can go round.
+        self.factory.kommunenummer = itertools.cycle(range(9700, 10000))
         self.prefixes = prefixes
         self._worlds: dict[str, World] | None = None
         self._clients: dict[str, CSRFClient] = {}

@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("agreements", __name__, url_prefix="/agreements")
 
-from . import archive, builder, routes, versions  # noqa: E402,F401
+from . import after, archive, builder, routes, versions  # noqa: E402,F401

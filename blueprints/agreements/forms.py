@@ -19,6 +19,7 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    PasswordField,
     RadioField,
     SelectField,
     StringField,
@@ -499,3 +500,10 @@ class CountersignForm(FlaskForm):
     )
     #: The fingerprint of the version the administrator saw; signing names exactly it.
     version_sha256 = HiddenField()
+    #: Asked again at the moment of signing: an unattended, logged-in browser cannot sign.
+    #: Checked against the account by the view, which also counts wrong ones.
+    password = PasswordField(
+        _l("Ditt passord"),
+        description=_l("Skriv passordet ditt på nytt for å signere."),
+        validators=[InputRequired(_l("Skriv passordet ditt."))],
+    )

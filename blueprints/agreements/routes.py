@@ -3,11 +3,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
+from dugnad import accounts, seal
 from dugnad import agreements as ops
-from dugnad import seal
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
 from dugnad.models import Agreement, AuditEvent, OutboxMessage
+from dugnad.timeutil import format_oslo
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
@@ -114,7 +115,21 @@ def countersign(agreement_id: int):
     """The municipality's signature; renders and stores the signed PDF once."""
     agreement = get_scoped_or_404(Agreement, agreement_id)
     form = CountersignForm()
-    if not form.validate_on_submit():
+    locked_until = accounts.countersign_locked_until(current_user)
+    if locked_until is not None:
+        # Refused before the password is looked at: guessing on gains nothing.
+        return _panel(agreement, countersign_form=form, status=429, countersign_error=_countersign_locked(locked_until))
+    valid = form.validate_on_submit()
+    if form.password.data and not accounts.confirm_password_to_countersign(
+        current_user, form.password.data, current_actor(), agreement.id
+    ):
+        db.session.commit()  # the wrong attempt is kept (and counted) though nothing is signed
+        form.password.errors.append(_("Passordet stemmer ikke."))
+        locked_until = accounts.countersign_locked_until(current_user)
+        if locked_until is not None:
+            return _panel(agreement, countersign_form=form, status=429, countersign_error=_countersign_locked(locked_until))
+        valid = False
+    if not valid:
         return _panel(agreement, countersign_form=form, status=400)
     try:
         # No fingerprint is no proof of what the signer read: refused like a wrong one.
@@ -134,6 +149,13 @@ def countersign(agreement_id: int):
         return _panel(agreement, countersign_form=form, status=503, countersign_error=message)
     db.session.commit()
     return _after_action(agreement, _("Avtalen er signert. Den signerte PDF-en er klar."))
+
+
+def _countersign_locked(until) -> str:
+    return _(
+        "Du har skrevet feil passord for mange ganger på rad. Av sikkerhetshensyn kan du ikke signere før %(when)s. Prøv igjen da.",
+        when=format_oslo(until),
+    )
 
 
 @bp.route("/<int:agreement_id>/signed.pdf")

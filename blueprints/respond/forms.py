@@ -64,6 +64,25 @@ class AcceptForm(FlaskForm):
         _l("Jeg bekrefter at jeg har fullmakt til å inngå avtalen på vegne av organisasjonen."),
         validators=[DataRequired(_l("Du må bekrefte at du har fullmakt til å binde organisasjonen."))],
     )
+    #: The name typed again: the act of signing, so accepting is a deliberate step, not a stray click.
+    signature = StringField(
+        _l("Signatur"),
+        description=_l("Skriv det fulle navnet ditt en gang til. Det er din elektroniske signatur."),
+        validators=[DataRequired(_l("Skriv navnet ditt som signatur."))],
+    )
+
+    def validate_signature(self, field):
+        # Only against a name that is itself valid: a missing name is reported once, at the name.
+        if self.name.errors or not (self.name.data or "").strip():
+            return
+        if same_name(field.data, self.name.data):
+            return
+        raise ValidationError(_l("Signaturen må være det samme navnet som i «Fullt navn»."))
+
+
+def same_name(a: str | None, b: str | None) -> bool:
+    """Names compared as a reader would: case and extra spaces do not matter."""
+    return " ".join((a or "").split()).casefold() == " ".join((b or "").split()).casefold()
 
 
 class ReasonForm(FlaskForm):

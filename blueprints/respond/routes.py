@@ -121,7 +121,7 @@ def agreement(token: str):
     organization = agreement.organization.name
     if action == "accept" and accept_form.validate_on_submit():
         name, role = accept_form.name.data.strip(), accept_form.role.data.strip()
-        ops.accept(agreement, link, name, role, link_actor(f"{name}, {role} ({organization})"))
+        ops.accept(agreement, link, name, role, link_actor(f"{name}, {role} ({organization})"), typed_signature=True)
     elif action in ("decline", "request_changes"):
         form = decline_form if action == "decline" else changes_form
         if not form.validate_on_submit():

@@ -89,8 +89,10 @@ def test_organisation_answers_and_accepts_without_javascript(
     role_link = summary.get_by_role("link", name="Rolle i organisasjonen: Skriv rollen din, for eksempel styreleder.")
     authority_link = summary.get_by_role("link", name="Du må bekrefte at du har fullmakt til å binde organisasjonen.")
     expect(role_link).to_have_attribute("href", "#accept-role")
+    signature_link = summary.get_by_role("link", name="Signatur: Skriv navnet ditt som signatur.")
     expect(authority_link).to_have_attribute("href", "#accept-authority")
-    expect(summary.get_by_role("link")).to_have_count(2)  # the name was given
+    expect(signature_link).to_have_attribute("href", "#accept-signature")
+    expect(summary.get_by_role("link")).to_have_count(3)  # the name was given
     expect(page.get_by_label("Fullt navn")).to_have_value("Kari Nordmann")  # what was typed is kept
     role = page.get_by_label("Rolle i organisasjonen")
     expect(role).to_have_attribute("aria-invalid", "true")
@@ -108,6 +110,7 @@ def test_organisation_answers_and_accepts_without_javascript(
     # Accept: a plain post, then the receipt.
     role.fill("styreleder")
     page.get_by_label("Jeg bekrefter at jeg har fullmakt").check()
+    page.get_by_label("Signatur", exact=True).fill("Kari Nordmann")
     page.get_by_role("button", name="Godta avtalen").click()
     expect(page.get_by_role("heading", level=1, name="Takk for svaret.")).to_be_visible()
     expect(page.get_by_text("Godtatt, venter på kommunens signatur")).to_be_visible()

@@ -186,6 +186,7 @@ def test_whole_path_with_javascript(app, factory, live_server, new_context, asse
     reviewer.get_by_label("Fullt navn").fill("Kari Nordmann")
     reviewer.get_by_label("Rolle i organisasjonen").fill("styreleder")
     reviewer.get_by_label("Jeg bekrefter at jeg har fullmakt").check()
+    reviewer.get_by_label("Signatur", exact=True).fill("Kari Nordmann")
     reviewer.get_by_role("button", name="Godta avtalen").click()
     expect(reviewer.get_by_role("heading", level=1, name="Takk for svaret.")).to_be_visible()
     expect(reviewer.get_by_text("Godtatt, venter på kommunens signatur")).to_be_visible()
@@ -199,6 +200,15 @@ def test_whole_path_with_javascript(app, factory, live_server, new_context, asse
     assert_accessible(page, "agreement page (accepted)")
     _no_reload_marker(page)
     page.get_by_label("Din rolle i kommunen").fill("Kommunedirektør")
+    # A wrong password: the message in place, beside the field, and nothing signed.
+    page.get_by_label("Ditt passord").fill("ikke passordet")
+    page.get_by_role("button", name="Signer avtalen").click()
+    password = page.get_by_label("Ditt passord")
+    expect(password).to_have_accessible_description(re.compile("Passordet stemmer ikke."))
+    expect(password).to_have_value("")  # never sent back to the browser
+    expect(page.get_by_label("Din rolle i kommunen")).to_have_value("Kommunedirektør")
+    assert_accessible(page, "agreement page (wrong password)")
+    password.fill(PASSWORD)
     page.get_by_role("button", name="Signer avtalen").click()
     expect(status).to_contain_text("Avtalen er signert av begge parter.")
     _assert_not_reloaded(page)
