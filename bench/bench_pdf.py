@@ -13,36 +13,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agreement_data import write_all_sections  # noqa: E402
+
 from app import create_app  # noqa: E402
 from dugnad import accounts, agreements  # noqa: E402
 from dugnad.extensions import db  # noqa: E402
 from dugnad.lifecycle import Actor  # noqa: E402
 from dugnad.models import AuditEvent, Contact, Organization  # noqa: E402
-from dugnad.sections import SECTIONS  # noqa: E402
 
-#: The structured fields of the sections that have them, filled as a real agreement would be.
-FILLED = {
-    "parties": {
-        "municipality_signatory": "Ola Nordmann", "municipality_signatory_title": "Kommunedirektør",
-        "organization_signatory": "Kari Nordmann", "organization_signatory_role": "Styreleder", "place": "Fjordvik",
-    },
-    "activities": {"rows": [
-        {"area_id": "", "area": "Leksehjelp", "what": f"Leksehjelp {n}", "where": "Biblioteket",
-         "how_often": "Hver tirsdag kl. 17–19", "leader": "Kari Nordmann"}
-        for n in range(1, 7)
-    ]},
-    "contacts": {
-        "municipality_name": "Siri Saksbehandler", "municipality_email": "siri@fjordvik.example.no",
-        "organization_name": "Kari Nordmann", "organization_email": "kari@example.no",
-    },
-    "economy": {"grant": "12500.50", "payment_schedule": "Innen 1. mars.", "reporting": "Innen 1. februar året etter."},
-    "duration": {"start": "2027-01-01", "end": "2027-12-31", "notice_months": "3"},
-}
 RUNS = 20
-PARAGRAPH = (
-    "Organisasjonen stiller med frivillige som møter nye innbyggere jevnlig, og kommunen "
-    "bidrar med informasjon, lokaler og en fast kontaktperson. "
-) * 6
 
 
 def main() -> None:
@@ -59,12 +38,7 @@ def main() -> None:
             actor = Actor(label="Anne Admin", user_id=user.id, ip="127.0.0.1")
             agreement = agreements.create_draft(org, user, actor, title="Samarbeid om flyktningguide")
             # Every one of the fifteen sections written, as a long real agreement would be.
-            for section in SECTIONS:
-                data = {**section.empty(), "text": PARAGRAPH}
-                data.update(FILLED.get(section.key, {}))
-                agreements.save_section(
-                    agreement, section.key, data, revision=None, complete=True, explicit=True, user=user, actor=actor
-                )
+            write_all_sections(agreement, user, actor)
             agreements.send(agreement, actor)
             db.session.flush()
             from dugnad.models import LinkToken

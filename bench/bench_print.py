@@ -28,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from agreement_data import write_all_sections  # noqa: E402
 from databases import on_both_databases  # noqa: E402
 from helpers import PASSWORD, CSRFClient  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
@@ -46,31 +47,8 @@ from dugnad.models import (  # noqa: E402
     Signature,
     SignedDocument,
 )
-from dugnad.sections import SECTIONS  # noqa: E402
 from dugnad.timeutil import now_utc  # noqa: E402
 
-#: The structured fields of the sections that have them, as a real agreement fills them.
-FILLED = {
-    "parties": {
-        "municipality_signatory": "Ola Nordmann", "municipality_signatory_title": "Kommunedirektør",
-        "organization_signatory": "Kari Nordmann", "organization_signatory_role": "Styreleder", "place": "Fjordvik",
-    },
-    "activities": {"rows": [
-        {"area_id": "", "area": "Leksehjelp", "what": f"Leksehjelp {n}", "where": "Biblioteket",
-         "how_often": "Hver tirsdag kl. 17–19", "leader": "Kari Nordmann"}
-        for n in range(1, 7)
-    ]},
-    "contacts": {
-        "municipality_name": "Siri Saksbehandler", "municipality_email": "siri@fjordvik.example.no",
-        "organization_name": "Kari Nordmann", "organization_email": "kari@example.no",
-    },
-    "economy": {"grant": "12500.50", "payment_schedule": "Innen 1. mars.", "reporting": "Innen 1. februar året etter."},
-    "duration": {"start": "2027-01-01", "end": "2027-12-31", "notice_months": "3"},
-}
-PARAGRAPH = (
-    "Organisasjonen stiller med frivillige som møter nye innbyggere jevnlig, og kommunen "
-    "bidrar med informasjon, lokaler og en fast kontaktperson. "
-) * 6
 AGREEMENTS = 200
 ORGANIZATIONS = 40
 RUNS = 3
@@ -81,10 +59,7 @@ def signed_original(municipality_id: int, user, organizations: list[Organization
     """One complete agreement of fifteen long-ish sections, signed and sealed as in production."""
     actor = Actor(label=user.name, user_id=user.id, ip="127.0.0.1")
     agreement = agreements.create_draft(organizations[0], user, actor, title="Samarbeid om flyktningguide")
-    for section in SECTIONS:
-        data = {**section.empty(), "text": PARAGRAPH}
-        data.update(FILLED.get(section.key, {}))
-        agreements.save_section(agreement, section.key, data, revision=None, complete=True, explicit=True, user=user, actor=actor)
+    write_all_sections(agreement, user, actor)
     agreements.send(agreement, actor)
     db.session.flush()
     link = db.session.scalar(select(LinkToken))

@@ -39,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agreement_data import write_all_sections  # noqa: E402
 from flask import render_template  # noqa: E402
 from flask_babel import force_locale  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
@@ -50,7 +51,7 @@ from dugnad.documents import render_signed_pdf  # noqa: E402
 from dugnad.extensions import db  # noqa: E402
 from dugnad.lifecycle import Actor  # noqa: E402
 from dugnad.models import AuditEvent, Contact, LinkToken, Organization  # noqa: E402
-from dugnad.sections import DEFAULT_CLAUSES, SECTIONS  # noqa: E402
+from dugnad.sections import DEFAULT_CLAUSES  # noqa: E402
 
 RUNS = 20
 MEMORY_RUNS = 200
@@ -149,11 +150,7 @@ def build(municipality_id: int, user, organization: Organization):
     """One complete agreement, written, sent and accepted through the named operations."""
     staff = Actor(label=user.name, user_id=user.id, ip="10.20.30.40", user_agent=BROWSER)
     agreement = agreements.create_draft(organization, user, staff, title="Samarbeid om inkludering av nye innbyggere")
-    for section in SECTIONS:
-        data = {**section.empty(), "text": long_text(section.key)}
-        data.update(FILLED.get(section.key, {}))
-        agreements.save_section(agreement, section.key, data, revision=None, complete=True, explicit=True,
-                                user=user, actor=staff)
+    write_all_sections(agreement, user, staff, text_for=long_text, filled=FILLED)
     agreements.send(agreement, staff)
     db.session.flush()
     link = db.session.scalar(select(LinkToken).where(LinkToken.municipality_id == municipality_id))

@@ -100,42 +100,38 @@ def outbox_deliver_command():
     click.echo(f"sent {sent}, failed {failed}")
 
 
+def _queue_from_cron(operation, label: str, what: str) -> None:
+    """Run a daily operation that queues emails, then deliver them when SMTP is set up.
+    Links in the emails need the public address; no request gives it here."""
+    from flask import current_app
+
+    from .lifecycle import Actor
+
+    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
+        queued = operation(Actor(label=label))
+        db.session.commit()
+    click.echo(f"{what} queued: {queued}")
+    if queued and current_app.config["MAIL_SERVER"]:
+        sent, failed = mail.deliver_pending()
+        click.echo(f"sent {sent}, failed {failed}")
+
+
 @click.command("reminders")
 @with_appcontext
 def reminders_command():
     """Remind organisations that have not answered an agreement (for cron, e.g. daily)."""
-    from flask import current_app
-
     from .agreements import send_due_reminders
-    from .lifecycle import Actor
 
-    # Links in the emails need the public address; no request gives it here.
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
-        queued = send_due_reminders(Actor(label="Dugnad (påminnelse)"))
-        db.session.commit()
-    click.echo(f"reminders queued: {queued}")
-    if queued and current_app.config["MAIL_SERVER"]:
-        sent, failed = mail.deliver_pending()
-        click.echo(f"sent {sent}, failed {failed}")
+    _queue_from_cron(send_due_reminders, "Dugnad (påminnelse)", "reminders")
 
 
 @click.command("expiry-notices")
 @with_appcontext
 def expiry_notices_command():
     """Tell owners that a signed agreement ends soon, once each (for cron, e.g. daily)."""
-    from flask import current_app
-
     from .agreements import send_expiry_notices
-    from .lifecycle import Actor
 
-    # Links in the emails need the public address; no request gives it here.
-    with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
-        queued = send_expiry_notices(Actor(label="Dugnad (varsel om utløp)"))
-        db.session.commit()
-    click.echo(f"expiry notices queued: {queued}")
-    if queued and current_app.config["MAIL_SERVER"]:
-        sent, failed = mail.deliver_pending()
-        click.echo(f"sent {sent}, failed {failed}")
+    _queue_from_cron(send_expiry_notices, "Dugnad (varsel om utløp)", "expiry notices")
 
 
 def init_app(app: Flask) -> None:
