@@ -201,8 +201,9 @@ def save_section(
 ) -> AgreementSection:
     """Save one section of a draft.
 
-    `revision` is the one the page was loaded from: if someone saved since, and the
-    text differs, SectionConflict (nothing is overwritten). The same text twice (a
+    `revision` is the one the page was loaded from: if someone else saved since, and
+    the text differs, SectionConflict (nothing is overwritten); the user's own newer
+    save (an autosave still in flight) is simply superseded. The same text twice (a
     double submit) is simply saved once. An explicit save ("Save and continue")
     sets the status from `complete` and is audited; an autosave only moves a
     section from not started to in progress, or out of completed when `complete`
@@ -229,6 +230,13 @@ def save_section(
     )
     db.session.refresh(section)
     if result.rowcount != 1:
+        if section.updated_by_id == user.id:
+            # The newer save is this user's own, typically the page's autosave still on its
+            # way when the button was pressed: what they send now is the latest, no conflict.
+            return save_section(
+                agreement, key, data, revision=section.revision, complete=complete,
+                explicit=explicit, user=user, actor=actor,
+            )
         if normalize(key, section.data) == data:
             if explicit and section.status != status:
                 # The same text was saved meanwhile, typically by this page's own autosave

@@ -675,6 +675,18 @@ def test_a_double_submit_saves_once(desk):
     assert _edit_events(desk.app, agreement_id) == [{"section": "purpose", "status": "completed"}]
 
 
+def test_save_and_continue_supersedes_the_users_own_autosave_still_in_flight(desk):
+    # The page autosaved while the user kept typing and pressed the button before the
+    # autosave's answer (with the new revision) arrived: their own newer text wins, no conflict.
+    agreement_id = desk.new()
+    revision = _revision(desk.page(f"/agreements/{agreement_id}/sections/purpose"))
+    assert desk.save(agreement_id, "purpose", autosave="1", **section_form("purpose", text="Skrevet", revision=revision)).status_code == 200
+    response = desk.save(agreement_id, "purpose", **section_form("purpose", text="Skrevet ferdig.", revision=revision))
+    assert response.status_code == 302
+    stored = _sections(desk.app, agreement_id)["purpose"]
+    assert (stored.data["text"], stored.status, stored.revision) == ("Skrevet ferdig.", Status.COMPLETED, int(revision) + 2)
+
+
 def test_save_and_continue_after_an_autosave_of_the_same_text_completes_the_section(desk):
     # The page's own autosave stores the text a moment before the user presses the button,
     # so the button's post names the older revision: the section must still become completed.
