@@ -162,15 +162,7 @@ def build(municipality_id: int, user, organization: Organization):
 
 def events_of(agreement) -> list[AuditEvent]:
     """The agreement's audit trail, as countersigning reads it."""
-    return db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.municipality_id == agreement.municipality_id,
-            AuditEvent.object_type == "agreement",
-            AuditEvent.object_id == agreement.id,
-        )
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    ).all()
+    return agreements.history(agreement)
 
 
 def render_and_seal(agreement, events, recipients) -> tuple[bytes, float, float]:

@@ -167,6 +167,20 @@ def create_draft(
     return agreement
 
 
+def history(agreement: Agreement) -> list[AuditEvent]:
+    """Everything that happened to the agreement, oldest first: its page's history and
+    the signed PDF's audit trail."""
+    return db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.municipality_id == agreement.municipality_id,
+            AuditEvent.object_type == "agreement",
+            AuditEvent.object_id == agreement.id,
+        )
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    ).all()
+
+
 def missing_sections(agreement: Agreement) -> list[str]:
     """Required sections not yet marked complete, in document order."""
     statuses = {section.key: section.status for section in agreement.sections}
@@ -514,15 +528,7 @@ def countersign(
     )
     db.session.flush()
     db.session.refresh(agreement, ["signatures"])
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.municipality_id == agreement.municipality_id,
-            AuditEvent.object_type == "agreement",
-            AuditEvent.object_id == agreement.id,
-        )
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    ).all()
+    events = history(agreement)
     address = agreement.organization.notify_email
     pdf = seal.seal(
         render_signed_pdf(agreement, version, events, recipients=[address] if address else []),

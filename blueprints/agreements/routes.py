@@ -7,21 +7,13 @@ from dugnad import accounts, seal
 from dugnad import agreements as ops
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
-from dugnad.models import Agreement, AuditEvent, OutboxMessage
+from dugnad.models import Agreement, OutboxMessage
 from dugnad.timeutil import format_oslo
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
 from . import bp
 from .forms import CountersignForm
-
-
-def _events(agreement: Agreement):
-    return db.session.scalars(
-        scoped(AuditEvent)
-        .where(AuditEvent.object_type == "agreement", AuditEvent.object_id == agreement.id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    ).all()
 
 
 def _deliveries(events) -> dict[int, OutboxMessage]:
@@ -39,7 +31,7 @@ def _panel(agreement: Agreement, countersign_form=None, status: int = 200, messa
         "countersign_error": countersign_error,
         "agreement": agreement,
         "countersign_form": countersign_form or CountersignForm(role=current_user.title),
-        "events": (events := _events(agreement)),
+        "events": (events := ops.history(agreement)),
         "deliveries": _deliveries(events),
     }
     template = "agreements/_status.html" if is_htmx() else "agreements/show.html"
