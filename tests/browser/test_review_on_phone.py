@@ -20,14 +20,17 @@ PHONE = {"viewport": {"width": 375, "height": 667}, "is_mobile": True, "has_touc
 
 
 def _no_sideways_scrolling(page) -> None:
-    width = page.evaluate("() => document.documentElement.scrollWidth")
-    # On failure, name the elements that stick out: that is where the fix goes.
-    wide = page.evaluate(
-        """() => [...document.querySelectorAll("body *")]
+    # Measure only once the stylesheets have loaded: right after a form post the new
+    # DOM can be laid out unstyled for a moment, which is wider than any styled page.
+    page.wait_for_load_state("load")
+    width, wide = page.evaluate(
+        """() => [document.documentElement.scrollWidth,
+            [...document.querySelectorAll("body *")]
             .filter(e => e.getBoundingClientRect().right > 375)
             .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join(".")} ${Math.round(e.getBoundingClientRect().right)}px`)
-            .slice(0, 15)"""
+            .slice(0, 15)]"""
     )
+    # On failure, name the elements that stick out: that is where the fix goes.
     assert width <= 375, f"the page is {width} px wide on a 375 px screen: {wide}"
 
 
