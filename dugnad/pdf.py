@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import threading
 from pathlib import Path
 
 from flask import current_app
 from weasyprint import HTML, Attachment
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 #: Documents are rendered with this base URL, so `static/...` paths resolve under it.
@@ -44,13 +46,27 @@ class StaticOnlyFetcher(URLFetcher):
         )
 
 
+#: One font configuration for the process. A new one per render (WeasyPrint's default)
+#: decompresses the six Inter WOFF2 files and registers them with Fontconfig every time:
+#: more than half of a signed agreement's render, and memory that grew with each render.
+#: Kept, the faces are loaded once (WeasyPrint skips a face it already holds). Pango's
+#: font map is not safe to share between threads, so renders in one process take turns;
+#: they are CPU-bound under the GIL anyway.
+_font_config: FontConfiguration | None = None
+_render_lock = threading.Lock()
+
+
 def render_pdf(html: str, variant: str = "pdf/a-2a", attachments: list[Attachment] = ()) -> bytes:
     """Render a whole HTML document to PDF (PDF/A-2a: archivable and tagged).
 
     Files attached need PDF/A-3 (`variant="pdf/a-3a"`): PDF/A-2 drops all but PDFs."""
+    global _font_config
     fetcher = StaticOnlyFetcher(current_app.static_folder)
     document = HTML(string=html, base_url=STATIC_BASE, url_fetcher=fetcher)
-    return document.write_pdf(pdf_variant=variant, attachments=list(attachments))
+    with _render_lock:
+        if _font_config is None:
+            _font_config = FontConfiguration()
+        return document.write_pdf(pdf_variant=variant, attachments=list(attachments), font_config=_font_config)
 
 
 def json_attachment(data, name: str, description: str) -> Attachment:

@@ -74,3 +74,30 @@ def test_pdf_is_pdf_a_and_names_the_page_count(app):
     assert b"pdfaid:part" in xmp  # the PDF/A identification in the XMP metadata
     assert "/StructTreeRoot" in reader.trailer["/Root"]  # tagged (PDF/A-2a)
     assert "Side 1 av 1" in _text(pdf)
+
+
+def _font_names(pdf: bytes) -> set[str]:
+    """The base names of the fonts the PDF's pages use, without the subset prefix."""
+    names = set()
+    for page in PdfReader(io.BytesIO(pdf)).pages:
+        for font in (page["/Resources"].get("/Font") or {}).values():
+            names.add(str(font.get_object()["/BaseFont"]).lstrip("/").split("+", 1)[-1])
+    return names
+
+
+def test_later_renders_in_the_process_still_embed_the_documents_font(app):
+    """The font configuration is kept between renders (loading Inter's faces was most of
+    a render's time): the second and later documents must still be set in Inter, never
+    in a system fallback, bold included."""
+    html = (
+        "<html><head><link rel='stylesheet' href='vendor/inter/inter.css'>"
+        "<link rel='stylesheet' href='css/document.css'></head>"
+        "<body><h1>Samarbeidsavtale</h1><p>Blåbærsyltetøy og ærfugl.</p></body></html>"
+    )
+    with app.app_context():
+        first, second, third = (render_pdf(html) for _ in range(3))
+    for pdf in (first, second, third):
+        names = _font_names(pdf)
+        assert names and all(name.startswith("Inter") for name in names), names
+        assert "Blåbærsyltetøy og ærfugl." in _text(pdf)
+    assert _font_names(second) == _font_names(first)
