@@ -345,6 +345,7 @@ def _email_review_link(agreement: Agreement, version: AgreementVersion, address:
         tokens.Purpose.REVIEW_AGREEMENT,
         agreement.id,
         expires_at=now_utc() + timedelta(days=days),
+        recipient=address,
     )
     subject = (
         _l("Påminnelse: samarbeidsavtale til gjennomsyn: %(title)s", title=agreement.title)

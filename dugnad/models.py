@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false as sa_false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -43,6 +44,9 @@ class Municipality(db.Model):
     kommunenummer: Mapped[str] = mapped_column(String(4), unique=True)
     org_number: Mapped[str] = mapped_column(String(9))
     address: Mapped[str] = mapped_column(String(200), default="")
+    #: Review links ask for a one-time code emailed to the recipient before the agreement
+    #: can be read or answered: a forwarded link alone is not enough.
+    review_code_required: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     __table_args__ = (
@@ -524,6 +528,15 @@ class LinkToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: When the link was first opened: the sender's timeline shows it.
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: The address the link was emailed to: reminders and one-time codes go there.
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    #: The current one-time code (SHA-256 under the app's key, never the code itself),
+    #: when it stops working, wrong tries against it, and codes sent for this link.
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    codes_sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    code_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 

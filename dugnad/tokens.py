@@ -37,8 +37,11 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def issue(municipality_id: int, purpose: Purpose, object_id: int, expires_at: datetime) -> str:
-    """Create a link token in the current transaction; returns the secret once."""
+def issue(
+    municipality_id: int, purpose: Purpose, object_id: int, expires_at: datetime, recipient: str | None = None
+) -> str:
+    """Create a link token in the current transaction; returns the secret once.
+    `recipient`: the address it is emailed to, where its reminders and codes go."""
     token = secrets.token_urlsafe(32)
     db.session.add(
         LinkToken(
@@ -47,6 +50,7 @@ def issue(municipality_id: int, purpose: Purpose, object_id: int, expires_at: da
             purpose=purpose.value,
             object_id=object_id,
             expires_at=expires_at,
+            recipient=recipient,
         )
     )
     return token
