@@ -9,6 +9,9 @@ from dugnad.models import Agreement, Invitation, Meeting, Organization
 
 from . import bp
 
+#: States in which the organisation's answer waits for the municipality.
+ANSWERED_STATES = ("accepted", "declined", "changes_requested")
+
 
 @bp.route("/")
 def index():
@@ -35,10 +38,14 @@ def index():
     to_countersign = db.session.scalars(
         scoped(Agreement).where(Agreement.state == "accepted").order_by(Agreement.updated_at)
     ).all()
+    # Every answer from an organisation, until someone acts on it: the owner's own first.
+    # Administrators find the accepted ones in the list above, ready to countersign.
+    answer_states = ("declined", "changes_requested") if current_user.is_admin else ANSWERED_STATES
     answered = db.session.scalars(
         scoped(Agreement)
-        .where(Agreement.state.in_(("declined", "changes_requested")))
-        .order_by(Agreement.updated_at.desc())
+        .options(joinedload(Agreement.organization))
+        .where(Agreement.state.in_(answer_states))
+        .order_by((Agreement.owner_id == current_user.id).desc(), Agreement.updated_at.desc())
     ).all()
     recent_answers = db.session.scalars(
         scoped(Invitation)
