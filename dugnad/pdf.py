@@ -8,6 +8,8 @@ else: `file:`, `http(s):`, `data:` and any other scheme.
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import mimetypes
 import threading
@@ -54,6 +56,16 @@ class StaticOnlyFetcher(URLFetcher):
 #: they are CPU-bound under the GIL anyway.
 _font_config: FontConfiguration | None = None
 _render_lock = threading.Lock()
+
+
+@atexit.register
+def _release_font_config() -> None:
+    """Free the font configuration while Pango and Fontconfig are still loaded: left to
+    the interpreter's final teardown, its finaliser can run after theirs and the process
+    ends with a segmentation fault (every time, in a script that left a context pushed)."""
+    global _font_config
+    _font_config = None
+    gc.collect()
 
 
 def render_pdf(html: str, variant: str = "pdf/a-2a", attachments: list[Attachment] = ()) -> bytes:

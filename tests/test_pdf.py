@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -101,3 +104,24 @@ def test_later_renders_in_the_process_still_embed_the_documents_font(app):
         assert names and all(name.startswith("Inter") for name in names), names
         assert "Blåbærsyltetøy og ærfugl." in _text(pdf)
     assert _font_names(second) == _font_names(first)
+
+
+def test_a_process_that_rendered_a_pdf_exits_cleanly(tmp_path):
+    """The kept font configuration is freed before the interpreter tears Pango down:
+    otherwise a command that rendered a PDF (cron jobs, workers) ends with a
+    segmentation fault after doing its work."""
+    # A context left pushed at module level, as a script may leave it: then the process's
+    # final teardown frees the font configuration after Pango, unless it was freed first.
+    script = (
+        "from app import create_app\n"
+        "from dugnad.pdf import render_pdf\n"
+        f"app = create_app({{'SQLALCHEMY_DATABASE_URI': 'sqlite:///{tmp_path}/x.sqlite', 'SECRET_KEY': 'x'}})\n"
+        "context = app.test_request_context()\n"
+        "context.push()\n"
+        "pdf = render_pdf(\"<link rel='stylesheet' href='vendor/inter/inter.css'><p>Hei</p>\")\n"
+        "assert pdf.startswith(b'%PDF')\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    for _ in range(3):  # without the fix it crashed on every exit
+        result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
