@@ -47,6 +47,14 @@ class Municipality(db.Model):
     #: Review links ask for a one-time code emailed to the recipient before the agreement
     #: can be read or answered: a forwarded link alone is not enough.
     review_code_required: Mapped[bool] = mapped_column(default=False, server_default=sa_false())
+    #: Contacts of organisations without an active agreement are anonymised this many
+    #: months after the organisation's last agreement ended or it was last in touch
+    #: (`flask retention`); None: never automatically.
+    contact_retention_months: Mapped[int | None]
+    #: The municipality's own privacy notice and accessibility statement (public pages;
+    #: Markdown-free plain text with paragraphs), shown instead of the built-in text when set.
+    privacy_notice: Mapped[str] = mapped_column(Text, default="", server_default="")
+    accessibility_statement: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     __table_args__ = (
@@ -197,6 +205,9 @@ class Contact(db.Model):
     email: Mapped[str] = mapped_column(String(254), default="")
     phone: Mapped[str] = mapped_column(String(30), default="")
     is_primary: Mapped[bool] = mapped_column(default=False)
+    #: When the person's data was erased (name replaced, address and phone emptied);
+    #: signed documents that name them are records and stay as they are.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organization: Mapped[Organization] = relationship(back_populates="contacts")
 
@@ -593,3 +604,40 @@ class RegistryImport(db.Model):
     #: Set when the import was written; a second apply is refused (double click).
     applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+
+
+class Evaluation(db.Model):
+    """The yearly (or as the agreement sets) evaluation of an active agreement: the
+    organisation answers through an emailed link; staff add the municipality's view."""
+
+    __tablename__ = "evaluation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreement.id"), index=True)
+    #: The date the agreement set for this evaluation (start + n × interval).
+    due_on: Mapped[date]
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders_sent: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The organisation's answer.
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_by: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    went_well: Mapped[str] = mapped_column(Text, default="", server_default="")
+    went_badly: Mapped[str] = mapped_column(Text, default="", server_default="")
+    volunteers: Mapped[int | None]
+    participants: Mapped[int | None]
+    wishes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The municipality's view.
+    municipality_view: Mapped[str] = mapped_column(Text, default="", server_default="")
+    municipality_view_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    municipality_view_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    agreement: Mapped[Agreement] = relationship()
+    municipality_view_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("agreement_id", "due_on", name="one_per_due_date"),
+        CheckConstraint("volunteers IS NULL OR volunteers >= 0", name="volunteers_not_negative"),
+        CheckConstraint("participants IS NULL OR participants >= 0", name="participants_not_negative"),
+    )
