@@ -21,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+)
+from sqlalchemy import (
     false as sa_false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
