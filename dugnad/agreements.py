@@ -12,6 +12,7 @@ from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from . import audit, clauses, mail, seal, tokens
 from .documents import render_document_html, render_signed_pdf, sha256_hex
@@ -23,6 +24,7 @@ from .models import (
     AgreementSection,
     AgreementVersion,
     AuditEvent,
+    LinkToken,
     Municipality,
     Organization,
     Party,
@@ -31,7 +33,7 @@ from .models import (
     User,
 )
 from .sections import REQUIRED_SECTIONS, SECTION_KEYS, SECTIONS, Status, normalize
-from .timeutil import now_utc, to_oslo
+from .timeutil import now_utc, to_oslo, today_oslo
 
 
 class CannotSend(Exception):
@@ -305,13 +307,26 @@ def document_content(agreement: Agreement, overrides: dict[str, dict] | None = N
     }
 
 
-def send(agreement: Agreement, actor: Actor) -> AgreementVersion:
-    """Freeze the draft as a new version and email the organisation a review link."""
+def _unique(addresses) -> list[str]:
+    """The addresses in order, each once (an address is the same whatever its case)."""
+    seen, unique = set(), []
+    for address in addresses:
+        address = (address or "").strip()
+        if address and address.lower() not in seen:
+            seen.add(address.lower())
+            unique.append(address)
+    return unique
+
+
+def send(agreement: Agreement, actor: Actor, recipients: list[str] | None = None) -> AgreementVersion:
+    """Freeze the draft as a new version and email each recipient a review link of their
+    own. `recipients`: the addresses chosen among the organisation's contacts; None
+    sends to the organisation's usual address (`notify_email`)."""
     missing = missing_sections(agreement)
     if missing:
         raise Incomplete(missing)
-    address = agreement.organization.notify_email
-    if not address:
+    addresses = _unique([agreement.organization.notify_email] if recipients is None else recipients)
+    if not addresses:
         raise CannotSend()
     content = document_content(agreement)
     html = render_document_html(content)
@@ -325,20 +340,33 @@ def send(agreement: Agreement, actor: Actor) -> AgreementVersion:
     )
     db.session.add(version)
     db.session.flush()
-    # The message first, so the timeline's "send" event can name it (queued, then delivered).
-    message = _email_review_link(agreement, version, address, "agreement_sent", revoke=True)
+    # The messages first, so the timeline's "send" event can name them (queued, then delivered).
+    messages = _email_review_links(agreement, version, addresses, "agreement_sent", revoke=True)
     apply_action(
         agreement, "send", actor,
-        details={"version": version.number, "sha256": version.sha256, "to": address, "outbox": message.id},
+        details={"version": version.number, "sha256": version.sha256, **_sent_to(messages)},
     )
     return version
 
 
-def _email_review_link(agreement: Agreement, version: AgreementVersion, address: str, template: str, revoke: bool):
-    """Email a fresh review link. `revoke`: older links stop working (a new version, or a
-    resend); a reminder leaves them working, so a tab left open still answers."""
+def _sent_to(messages) -> dict:
+    """What a send, resend or reminder event records: every address and its message.
+    Events written before several recipients existed hold one of each, not lists."""
+    return {"to": [message.to_addr for message in messages], "outbox": [message.id for message in messages]}
+
+
+def _email_review_links(
+    agreement: Agreement, version: AgreementVersion, addresses: list[str], template: str, revoke: bool
+) -> list:
+    """Email each address a fresh review link of its own. `revoke`: older links stop
+    working (a new version, or a resend); a reminder leaves them working, so a tab left
+    open still answers."""
     if revoke:
         tokens.revoke_all(tokens.Purpose.REVIEW_AGREEMENT, agreement.id)
+    return [_email_review_link(agreement, version, address, template) for address in addresses]
+
+
+def _email_review_link(agreement: Agreement, version: AgreementVersion, address: str, template: str):
     days = current_app.config["AGREEMENT_LINK_DAYS"]
     token = tokens.issue(
         agreement.municipality_id,
@@ -366,52 +394,99 @@ def _email_review_link(agreement: Agreement, version: AgreementVersion, address:
     return message
 
 
-def resend(agreement: Agreement, actor: Actor) -> None:
-    """The same version again with a new link; the old link stops working (e.g. it went
-    to the wrong person, or was lost)."""
+def _review_links(agreement: Agreement):
+    return select(LinkToken).where(
+        LinkToken.municipality_id == agreement.municipality_id,
+        LinkToken.purpose == tokens.Purpose.REVIEW_AGREEMENT.value,
+        LinkToken.object_id == agreement.id,
+    )
+
+
+def _recipients_of(links, organization: Organization) -> list[str]:
+    """Where the links went; a link from before recipients were recorded went to the
+    organisation's usual address."""
+    return _unique(link.recipient or organization.notify_email for link in links)
+
+
+def current_recipients(agreement: Agreement) -> list[str]:
+    """Who holds a review link that still counts (not revoked): where a resend goes."""
+    links = db.session.scalars(_review_links(agreement).where(LinkToken.revoked_at.is_(None)).order_by(LinkToken.id))
+    return _recipients_of(links, agreement.organization)
+
+
+def resend(agreement: Agreement, actor: Actor) -> list[str]:
+    """The same version again, with a new link to each recipient of the current links;
+    the old links stop working (e.g. one was lost, or has expired). Returns the addresses."""
     if agreement.state != "sent":
         raise IllegalTransition(agreement.state, "resend")
-    address = agreement.organization.notify_email
-    if not address:
+    addresses = current_recipients(agreement) or _unique([agreement.organization.notify_email])
+    if not addresses:
         raise CannotSend()
-    message = _email_review_link(agreement, agreement.latest_version, address, "agreement_sent", revoke=True)
-    audit.record(
-        agreement.municipality_id, actor, "resend", "agreement", agreement.id,
-        details={"to": address, "outbox": message.id},
-    )
+    messages = _email_review_links(agreement, agreement.latest_version, addresses, "agreement_sent", revoke=True)
+    audit.record(agreement.municipality_id, actor, "resend", "agreement", agreement.id, details=_sent_to(messages))
+    return addresses
 
 
 def send_due_reminders(actor: Actor) -> int:
     """Remind organisations that have not answered, AGREEMENT_REMINDER_DAYS after the
-    newest send or resend (default after 7 and 14 days); each reminder once. For cron,
-    through `flask reminders`. Returns the number of reminders queued."""
+    newest send or resend (default after 7 and 14 days); each reminder once, to every
+    recipient whose link still works (unused, unexpired, not revoked), with a fresh link.
+    For cron, through `flask reminders`. Returns the number of reminders queued (one
+    per agreement and step, however many recipients it has)."""
     schedule = sorted(current_app.config["AGREEMENT_REMINDER_DAYS"])
     now = now_utc()
+    waiting = db.session.scalars(
+        select(Agreement)
+        .where(Agreement.state == "sent")
+        .options(selectinload(Agreement.organization).selectinload(Organization.contacts))
+        .order_by(Agreement.id)
+    ).all()
+    if not waiting:
+        return 0
+    # One query each for the events and the links of all waiting agreements, not one per
+    # agreement: this runs over every municipality.
+    events: dict[int, list] = {}
+    for object_id, action, at in db.session.execute(
+        select(AuditEvent.object_id, AuditEvent.action, AuditEvent.created_at)
+        .join(Agreement, (Agreement.id == AuditEvent.object_id) & (Agreement.municipality_id == AuditEvent.municipality_id))
+        .where(
+            Agreement.state == "sent",
+            AuditEvent.object_type == "agreement",
+            AuditEvent.action.in_(("send", "resend", "remind")),
+        )
+    ):
+        events.setdefault(object_id, []).append((action, at))
+    live: dict[int, list[LinkToken]] = {}
+    for link in db.session.scalars(
+        select(LinkToken)
+        .join(Agreement, (Agreement.id == LinkToken.object_id) & (Agreement.municipality_id == LinkToken.municipality_id))
+        .where(
+            Agreement.state == "sent",
+            LinkToken.purpose == tokens.Purpose.REVIEW_AGREEMENT.value,
+            LinkToken.revoked_at.is_(None),
+            LinkToken.used_at.is_(None),
+            LinkToken.expires_at > now,
+        )
+        .order_by(LinkToken.id)
+    ):
+        live.setdefault(link.object_id, []).append(link)
     queued = 0
-    waiting = db.session.scalars(select(Agreement).where(Agreement.state == "sent").order_by(Agreement.id)).all()
     for agreement in waiting:
-        events = db.session.execute(
-            select(AuditEvent.action, AuditEvent.created_at)
-            .where(
-                AuditEvent.municipality_id == agreement.municipality_id,
-                AuditEvent.object_type == "agreement",
-                AuditEvent.object_id == agreement.id,
-                AuditEvent.action.in_(("send", "resend", "remind")),
-            )
-            .order_by(AuditEvent.created_at, AuditEvent.id)
-        ).all()
-        sent_at = max((at for action, at in events if action in ("send", "resend")), default=None)
+        happened = events.get(agreement.id, [])
+        sent_at = max((at for action, at in happened if action in ("send", "resend")), default=None)
         if sent_at is None:
             continue
-        reminded = sum(1 for action, at in events if action == "remind" and at >= sent_at)
+        reminded = sum(1 for action, at in happened if action == "remind" and at >= sent_at)
         due = [days for days in schedule if now >= sent_at + timedelta(days=days)]
-        address = agreement.organization.notify_email
-        if len(due) <= reminded or not address:
+        addresses = _recipients_of(live.get(agreement.id, ()), agreement.organization)
+        if len(due) <= reminded or not addresses:
             continue
-        message = _email_review_link(agreement, agreement.latest_version, address, "agreement_reminder", revoke=False)
+        messages = _email_review_links(
+            agreement, agreement.latest_version, addresses, "agreement_reminder", revoke=False
+        )
         audit.record(
             agreement.municipality_id, actor, "remind", "agreement", agreement.id,
-            details={"to": address, "outbox": message.id, "days": due[-1]},
+            details={**_sent_to(messages), "days": due[-1]},
         )
         queued += 1
     return queued
@@ -422,7 +497,10 @@ def link_opened(link, actor: Actor) -> None:
     if link.opened_at is not None:
         return
     link.opened_at = now_utc()
-    audit.record(link.municipality_id, actor, "opened", "agreement", link.object_id, details={"link": link.id})
+    details = {"link": link.id}
+    if link.recipient:
+        details["recipient"] = link.recipient  # with several recipients, the timeline says whose
+    audit.record(link.municipality_id, actor, "opened", "agreement", link.object_id, details=details)
 
 
 def _notify_owner(agreement: Agreement, template: str, subject, **context) -> None:
@@ -530,11 +608,8 @@ def countersign(
     db.session.flush()
     db.session.refresh(agreement, ["signatures"])
     events = history(agreement)
-    address = agreement.organization.notify_email
-    pdf = seal.seal(
-        render_signed_pdf(agreement, version, events, recipients=[address] if address else []),
-        agreement.municipality_id,
-    )
+    recipients = version_recipients(agreement, version)
+    pdf = seal.seal(render_signed_pdf(agreement, version, events, recipients=recipients), agreement.municipality_id)
     document = SignedDocument(
         municipality_id=agreement.municipality_id,
         agreement=agreement,
@@ -550,15 +625,24 @@ def countersign(
         "verify_link": url_for("verify.index", _external=True),
     }
     subject = _l("Avtalen er signert: %(title)s", title=agreement.title)
-    if address:
+    for address in recipients:
         mail.queue(agreement.municipality_id, address, subject, "agreement_signed", attachments=(attachment,), **context)
     owner = agreement.owner
-    if owner is not None and owner.email.lower() != (address or "").lower():
+    if owner is not None and owner.email.lower() not in {address.lower() for address in recipients}:
         mail.queue(
             agreement.municipality_id, owner.email, subject, "agreement_signed",
             locale=owner.locale, attachments=(attachment,), **context,
         )
     return document
+
+
+def version_recipients(agreement: Agreement, version: AgreementVersion) -> list[str]:
+    """Who was sent `version` for review: the recipients of the links issued since it was
+    sent (whatever became of those links), else the organisation's usual address."""
+    links = db.session.scalars(
+        _review_links(agreement).where(LinkToken.created_at >= version.created_at).order_by(LinkToken.id)
+    )
+    return _recipients_of(links, agreement.organization) or _unique([agreement.organization.notify_email])
 
 
 def withdraw(agreement: Agreement, actor: Actor) -> None:
@@ -616,11 +700,6 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def today_oslo() -> date:
-    """Today as it is in Norway: dates in agreements are Norwegian calendar dates."""
-    return to_oslo(now_utc()).date()
 
 
 def expiring(municipality_id: int, days: int, today: date | None = None) -> list[Agreement]:

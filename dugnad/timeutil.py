@@ -1,6 +1,6 @@
 """Times are stored in UTC and shown in Norway's zone, with the zone named."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime
@@ -54,3 +54,8 @@ def format_oslo(value: datetime | None, with_zone: bool = True) -> str:
     if with_zone:
         text += f" ({local.tzname()}, Europe/Oslo)"
     return text
+
+
+def today_oslo() -> date:
+    """Today as it is in Norway: dates in agreements are Norwegian calendar dates."""
+    return to_oslo(now_utc()).date()

@@ -13,9 +13,9 @@ from helpers import CSRFClient, link_in, login, outbox
 from sqlalchemy import func, select
 from world import ACCEPT, countersign_form, write_agreement
 
-from dugnad.agreements import today_oslo
 from dugnad.extensions import db
 from dugnad.models import Agreement, AuditEvent, OutboxMessage
+from dugnad.timeutil import today_oslo
 
 ORG_EMAIL = "kari@rodekors.example.no"
 

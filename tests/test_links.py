@@ -26,7 +26,8 @@ ORG_EMAIL = "kari@rodekors.example.no"
 UNKNOWN = "Lenken virker ikke"
 EXPIRED = "Lenken er utløpt"
 REVOKED = "Lenken er ikke lenger gyldig"
-USED = "Lenken er allerede brukt"
+#: The read-only status a link shows once its agreement is accepted.
+ANSWERED = "Avtalen er godtatt"
 
 
 @dataclass
@@ -194,7 +195,7 @@ def test_a_new_version_revokes_the_old_link(app, links):
         assert agreement.accepted_version.number == 2  # the version behind the new link
 
 
-def test_used_link_is_410_and_the_receipt_still_works(app, links):
+def test_used_link_shows_the_answer_read_only_and_the_receipt_still_works(app, links):
     # Before any answer the receipt sends the visitor to the agreement.
     response = links.visitor.get(links.review_link + "/done")
     assert response.status_code == 302 and response.headers["Location"].endswith(links.review_link)
@@ -203,13 +204,16 @@ def test_used_link_is_410_and_the_receipt_still_works(app, links):
     assert response.status_code == 302
     assert response.headers["Location"].endswith(links.review_link + "/done")
 
-    assert_link_page(links.visitor.get(links.review_link), 410, USED)
+    # The link answered: it shows what was answered, read-only, not an error.
+    status = links.visitor.get(links.review_link)
+    assert_link_page(status, 200, ANSWERED)
+    assert "Kari Nordmann" in status.get_data(as_text=True) and 'name="action"' not in status.get_data(as_text=True)
     receipt = links.visitor.get(links.review_link + "/done")
     assert receipt.status_code == 200
     assert "Takk for svaret." in receipt.get_data(as_text=True)
     assert "Leksehjelp" in receipt.get_data(as_text=True)
     # Another browser (the email forwarded) sees the same.
-    assert_link_page(app.test_client().get(links.review_link), 410, USED)
+    assert_link_page(app.test_client().get(links.review_link), 200, ANSWERED)
 
 
 @pytest.mark.parametrize(
@@ -221,7 +225,7 @@ def test_an_answered_link_takes_no_second_answer(app, links, first):
     assert links.visitor.post(links.review_link, data=first).status_code == 302
     state = _state(app, links.agreement_id)
     for second in (ACCEPT, {"action": "decline", "decline-reason": "Likevel ikke."}):
-        assert_link_page(links.visitor.post(links.review_link, data=second), 410, USED)
+        assert_link_page(links.visitor.post(links.review_link, data=second), 409, "har nå status")
     assert _state(app, links.agreement_id) == state
     assert _signatures(app) == (1 if first is ACCEPT else 0)
 
@@ -230,7 +234,7 @@ def test_double_submitted_accept_signs_once(app, links):
     first = links.visitor.post(links.review_link, data=ACCEPT)
     second = links.visitor.post(links.review_link, data=ACCEPT)
     assert first.status_code == 302
-    assert_link_page(second, 410, USED)
+    assert_link_page(second, 409, ANSWERED)
     assert _signatures(app) == 1
     assert _state(app, links.agreement_id) == "accepted"
 

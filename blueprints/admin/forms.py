@@ -4,7 +4,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import func, select
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.no import orgnr
-from wtforms import EmailField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
 
@@ -110,3 +110,9 @@ class SealForm(FlaskForm):
     file = FileField(_l("Sertifikatfil (.p12 eller .pfx)"), validators=[FileRequired(_l("Velg sertifikatfilen."))])
     # Not stripped: a password may begin or end with a space.
     password = PasswordField(_l("Passord til sertifikatfilen"))
+
+
+class ReviewLinksForm(FlaskForm):
+    """How the municipality's review links open."""
+
+    review_code_required = BooleanField(_l("Krev engangskode før organisasjonen kan åpne avtalen"))

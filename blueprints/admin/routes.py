@@ -4,7 +4,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from dugnad import accounts, catalogue, clauses, seal
+from dugnad import accounts, catalogue, clauses, review_codes, seal
 from dugnad.access import admin_required, get_scoped_or_404, operator_required, scoped
 from dugnad.extensions import db
 from dugnad.models import ActivityArea, Clause, Municipality, User
@@ -12,7 +12,7 @@ from dugnad.sections import DEFAULT_CLAUSES, SECTIONS, SECTIONS_BY_KEY
 
 from ..actor import current_actor
 from . import bp
-from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, SealForm, UserForm
+from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, ReviewLinksForm, SealForm, UserForm
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -203,4 +203,22 @@ def seal_certificate():
             return redirect(url_for("admin.seal"))
     return render_template(
         "admin/seal.html", form=form, certificate=seal.current(municipality_id), max_kb=seal.MAX_PKCS12_BYTES // 1024,
+    ), 400 if form.errors else 200
+
+
+@bp.route("/review-links", methods=["GET", "POST"], endpoint="review_links")
+@admin_required
+def review_links():
+    """Whether the organisation must type a one-time code, emailed to the address the
+    link went to, before a review link opens (a forwarded link alone then opens nothing)."""
+    municipality = db.session.get(Municipality, current_user.municipality_id)
+    form = ReviewLinksForm(review_code_required=municipality.review_code_required)
+    if form.validate_on_submit():
+        review_codes.set_required(municipality, form.review_code_required.data, current_actor())
+        db.session.commit()
+        flash(_("Lagret"), "success")
+        return redirect(url_for("admin.review_links"))
+    return render_template(
+        "admin/review_links.html", form=form, municipality=municipality,
+        minutes=review_codes.minutes(), attempts=review_codes.max_attempts(),
     ), 400 if form.errors else 200

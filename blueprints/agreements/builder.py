@@ -24,7 +24,7 @@ from dugnad.ui import is_htmx
 
 from ..actor import current_actor
 from . import bp
-from .forms import DetailsForm, NewAgreementForm, SectionForm, form_class
+from .forms import DetailsForm, NewAgreementForm, RecipientsForm, SectionForm, form_class
 
 
 def _draft_or_redirect(agreement_id: int):
@@ -303,9 +303,10 @@ def preview(agreement_id: int):
 
 
 # --- Check your answers, then send ---------------------------------------------------------
-def _check_page(agreement: Agreement, missing=(), status=200, no_address=False):
+def _check_page(agreement: Agreement, form: RecipientsForm | None = None, missing=(), status=200, no_address=False):
     return render_template(
         "agreements/check.html",
+        form=form or RecipientsForm.on_page(agreement.organization),
         missing=missing,
         no_address=no_address,
         content=ops.document_content(agreement),
@@ -316,7 +317,7 @@ def _check_page(agreement: Agreement, missing=(), status=200, no_address=False):
 @bp.route("/<int:agreement_id>/check")
 @staff_required
 def check(agreement_id: int):
-    """Every section with a Change link, then "Send to the organisation"."""
+    """Every section with a Change link, then who gets it and "Send to the organisation"."""
     agreement, refused = _draft_or_redirect(agreement_id)
     if refused:
         return refused
@@ -326,18 +327,27 @@ def check(agreement_id: int):
 @bp.route("/<int:agreement_id>/send", methods=["POST"])
 @staff_required
 def send(agreement_id: int):
-    """Freeze the draft as a version and email the organisation its link."""
+    """Freeze the draft as a version and email each chosen recipient a link of their own."""
     agreement, refused = _draft_or_redirect(agreement_id)
     if refused:
         return refused
+    form = RecipientsForm(agreement.organization)
+    recipients = None
+    if form.was_asked:
+        if not form.offered:
+            return _check_page(agreement, form, status=400, no_address=True)
+        if not form.validate():
+            return _check_page(agreement, form, missing=ops.missing_sections(agreement), status=400)
+        recipients = form.addresses()
+    shown = form if form.was_asked else None  # a post without the question gets the page's own
     try:
-        ops.send(agreement, current_actor())
+        ops.send(agreement, current_actor(), recipients)
     except ops.Incomplete as incomplete:
         db.session.rollback()
-        return _check_page(agreement, missing=incomplete.missing, status=400)
+        return _check_page(agreement, shown, missing=incomplete.missing, status=400)
     except ops.CannotSend:
         db.session.rollback()
-        return _check_page(agreement, status=400, no_address=True)
+        return _check_page(agreement, shown, status=400, no_address=True)
     db.session.commit()
     flash(_("Avtalen er sendt til %(org)s.", org=agreement.organization.name), "success")
     return redirect(url_for("agreements.show", agreement_id=agreement.id))

@@ -9,6 +9,7 @@ Every message names the field and the rule.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
@@ -22,14 +23,18 @@ from wtforms import (
     PasswordField,
     RadioField,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from dugnad import money
-from dugnad.models import ActivityArea
+from dugnad.access import scoped
+from dugnad.extensions import db
+from dugnad.models import ActivityArea, Contact, Organization
 from dugnad.sections import (
     ACTIVITY_ROWS_MAX,
     DOCUMENT_LANGUAGES,
@@ -507,3 +512,88 @@ class CountersignForm(FlaskForm):
         description=_l("Skriv passordet ditt på nytt for å signere."),
         validators=[InputRequired(_l("Skriv passordet ditt."))],
     )
+
+
+#: The choice that stands for the organisation's own address, offered when no contact has one.
+ORGANIZATION_ADDRESS = "organization"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    role: str
+    email: str
+    primary: bool = False
+
+
+class RecipientsForm(FlaskForm):
+    """Who gets the agreement (on the check page, with the Send button): the organisation's
+    contacts that have an email address, each by id; the primary contact, normally the
+    chair, ticked to begin with. The choices are built per request from the registry, in
+    the user's municipality, so a tampered id (another organisation's or municipality's
+    contact, or one without an address) is refused, not sent to."""
+
+    recipients = SelectMultipleField(
+        _l("Hvem skal få avtalen?"),
+        description=_l("Hver mottaker får sin egen lenke til avtalen. Vanligvis er det styrelederen."),
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,  # pre_validate says what is wrong in words of its own
+    )
+    #: Set by the check page, where the question is asked. A post without it (a check page
+    #: loaded before recipients could be chosen, or a script) sends to the organisation's
+    #: usual address, as such a post always did; a post from the page with none ticked is refused.
+    asked = HiddenField()
+
+    def __init__(self, organization: Organization, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        contacts = db.session.scalars(
+            scoped(Contact)
+            .where(Contact.organization_id == organization.id, Contact.email != "")
+            .order_by(Contact.is_primary.desc(), Contact.id)
+        ).all()
+        self.offered: dict[str, Recipient] = {
+            str(contact.id): Recipient(contact.name, contact.role, contact.email, contact.is_primary)
+            for contact in contacts
+        }
+        if not self.offered and organization.email:
+            self.offered[ORGANIZATION_ADDRESS] = Recipient(
+                organization.name, str(_l("organisasjonens egen e-postadresse")), organization.email
+            )
+        self.recipients.choices = [
+            SelectChoice(value, f"{person.name} ({person.email})") for value, person in self.offered.items()
+        ]
+
+    @classmethod
+    def on_page(cls, organization: Organization) -> RecipientsForm:
+        """The question as the check page first asks it: the primary contact ticked (or the
+        organisation's own address, when it is the only one)."""
+        form = cls(organization, formdata=None)
+        form.asked.data = "1"
+        ticked = [value for value, person in form.offered.items() if person.primary]
+        if not ticked and list(form.offered) == [ORGANIZATION_ADDRESS]:
+            ticked = [ORGANIZATION_ADDRESS]
+        form.recipients.data = ticked
+        return form
+
+    @property
+    def was_asked(self) -> bool:
+        return bool(self.asked.data)
+
+    def validate_recipients(self, field):
+        if not field.data:
+            raise ValidationError(_l("Velg minst én som skal få avtalen."))
+        if any(value not in self.offered for value in field.data):
+            raise ValidationError(
+                _l(
+                    "En av mottakerne du valgte, er ikke blant kontaktpersonene med e-postadresse hos %(org)s. "
+                    "Se over valget og send på nytt.",
+                    org=self.organization.name,
+                )
+            )
+
+    def addresses(self) -> list[str]:
+        """The chosen addresses (after validation), in the order offered."""
+        chosen = set(self.recipients.data or ())
+        return [person.email for value, person in self.offered.items() if value in chosen]

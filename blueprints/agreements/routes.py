@@ -9,19 +9,31 @@ from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_requi
 from dugnad.extensions import db
 from dugnad.models import Agreement, OutboxMessage
 from dugnad.timeutil import format_oslo
-from dugnad.ui import is_htmx
+from dugnad.ui import STATE_LABELS, is_htmx
 
 from ..actor import current_actor
 from . import bp
 from .forms import CountersignForm
 
 
-def _deliveries(events) -> dict[int, OutboxMessage]:
-    """The emails the timeline names (queued, then delivered), by id, in one query."""
-    ids = [event.details["outbox"] for event in events if isinstance(event.details.get("outbox"), int)]
+def _outbox_ids(event) -> list[int]:
+    """The messages an event names: a list since an agreement can go to several
+    recipients, one id in events from before."""
+    value = event.details.get("outbox")
+    values = value if isinstance(value, list) else [value]
+    return [item for item in values if isinstance(item, int)]
+
+
+def _deliveries(events) -> dict[int, list[OutboxMessage]]:
+    """The emails each event of the timeline names (queued, then delivered), by event id, in one query."""
+    ids = [message_id for event in events for message_id in _outbox_ids(event)]
     if not ids:
         return {}
-    return {message.id: message for message in db.session.scalars(scoped(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+    messages = {message.id: message for message in db.session.scalars(scoped(OutboxMessage).where(OutboxMessage.id.in_(ids)))}
+    return {
+        event.id: [messages[message_id] for message_id in _outbox_ids(event) if message_id in messages]
+        for event in events
+    }
 
 
 def _panel(agreement: Agreement, countersign_form=None, status: int = 200, message=None, countersign_error=None):
@@ -33,6 +45,7 @@ def _panel(agreement: Agreement, countersign_form=None, status: int = 200, messa
         "countersign_form": countersign_form or CountersignForm(role=current_user.title),
         "events": (events := ops.history(agreement)),
         "deliveries": _deliveries(events),
+        "recipients": ops.current_recipients(agreement) if agreement.state == "sent" else [],
     }
     template = "agreements/_status.html" if is_htmx() else "agreements/show.html"
     return render_template(template, **context), status
@@ -49,11 +62,14 @@ def _after_action(agreement: Agreement, message: str):
 @bp.route("/")
 @staff_required
 def index():
-    """All agreements of the municipality."""
-    agreements = db.session.scalars(
-        scoped(Agreement).options(joinedload(Agreement.organization)).order_by(Agreement.number.desc())
-    ).all()
-    return render_template("agreements/index.html", agreements=agreements)
+    """The municipality's agreements; `?state=` (repeatable) keeps those in the states named,
+    as the start page's "show all" links ask. Unknown states are ignored, not an error."""
+    states = [state for state in request.args.getlist("state") if state in STATE_LABELS]
+    statement = scoped(Agreement).options(joinedload(Agreement.organization)).order_by(Agreement.number.desc())
+    if states:
+        statement = statement.where(Agreement.state.in_(states))
+    agreements = db.session.scalars(statement).all()
+    return render_template("agreements/index.html", agreements=agreements, states=states)
 
 
 @bp.route("/<int:agreement_id>")
@@ -66,16 +82,23 @@ def show(agreement_id: int):
 @bp.route("/<int:agreement_id>/resend", methods=["POST"])
 @staff_required
 def resend(agreement_id: int):
-    """Email the same version again with a new link; the old link stops working."""
+    """Email the same version again, a new link to each of its recipients; the old links stop working."""
     agreement = get_scoped_or_404(Agreement, agreement_id)
     try:
-        ops.resend(agreement, current_actor())
+        addresses = ops.resend(agreement, current_actor())
     except ops.CannotSend:
         db.session.rollback()
         flash(_("Organisasjonen har ingen e-postadresse. Legg inn en kontaktperson med e-post først."), "error")
         return _panel(agreement, status=400)
     db.session.commit()
-    return _after_action(agreement, _("Avtalen er sendt på nytt med en ny lenke. Den gamle lenken virker ikke lenger."))
+    if len(addresses) > 1:
+        message = _(
+            "Avtalen er sendt på nytt med en ny lenke til hver mottaker (%(to)s). De gamle lenkene virker ikke lenger.",
+            to=", ".join(addresses),
+        )
+    else:
+        message = _("Avtalen er sendt på nytt med en ny lenke. Den gamle lenken virker ikke lenger.")
+    return _after_action(agreement, message)
 
 
 @bp.route("/<int:agreement_id>/withdraw", methods=["GET", "POST"])

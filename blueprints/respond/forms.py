@@ -2,7 +2,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dugnad.meetings import MAX_PARTICIPANTS
@@ -89,4 +89,24 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(
         _l("Begrunnelse"),
         validators=[DataRequired(_l("Skriv en begrunnelse, så kommunen vet hva som må til.")), Length(max=2000, message=_l("Begrunnelsen kan ha høyst %(max)d tegn."))],
+    )
+
+
+def _digits_only(value):
+    """Spaces people type or paste in a code ("123 456") do not count."""
+    return "".join(value.split()) if isinstance(value, str) else value
+
+
+class CodeForm(FlaskForm):
+    """The one-time code from the email, before a review link opens."""
+
+    code = StringField(
+        _l("Engangskode"),
+        description=_l("Koden har 6 siffer og står i e-posten vi sendte deg."),
+        filters=[_digits_only],
+        validators=[
+            DataRequired(_l("Skriv koden fra e-posten.")),
+            Regexp(r"^[0-9]{6}$", message=_l("Koden har 6 siffer. Skriv bare sifrene fra e-posten.")),
+        ],
+        render_kw={"inputmode": "numeric", "spellcheck": "false"},
     )

@@ -125,8 +125,10 @@ def test_organisation_answers_and_accepts_without_javascript(
         assert "Chrome" in signature.user_agent  # recorded from the real browser
     assert "Godtatt, venter på kommunens signatur" in client.get(agreement_path).get_data(as_text=True)
 
-    # The link is used up.
+    # The link answered: it shows the answer, read-only.
     response = page.goto(review_link)
-    assert response.status == 410
+    assert response.status == 200
+    expect(page.get_by_role("heading", level=1, name="Avtalen er godtatt")).to_be_visible()
+    expect(page.get_by_role("button", name="Godta avtalen")).to_have_count(0)
     checker.goto(review_link)
-    assert_accessible(checker, "used-up link page")
+    assert_accessible(checker, "answered link page")
