@@ -22,6 +22,7 @@ from .timeutil import now_utc
 class Purpose(enum.StrEnum):
     ANSWER_INVITATION = "answer_invitation"
     REVIEW_AGREEMENT = "review_agreement"
+    EVALUATE_AGREEMENT = "evaluate_agreement"
 
 
 class LinkProblem(Exception):
