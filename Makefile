@@ -94,3 +94,5 @@ bench: install-dev
 	$(BIN)/python bench/bench_invite.py
 	$(BIN)/python bench/bench_builder.py
 	$(BIN)/python bench/bench_print.py
+	$(BIN)/python bench/bench_start_page.py
+	$(BIN)/python bench/bench_report.py

@@ -108,7 +108,7 @@ def queries(rng: random.Random) -> list[dict]:
         elif kind == 2:
             args = {"q": rng.choice(LAST)[:4]}
         elif kind == 3:
-            args = {"q": rng.choice(PLACES), "stage": rng.choice(("not_invited", "invited", "answered", "in_agreement"))}
+            args = {"q": rng.choice(PLACES), "stage": rng.choice(("not_invited", "invited", "answered", "drafted"))}
         else:
             args = {"q": rng.choice(WORDS)[:3], "type": rng.choice([t.value for t in OrganizationType]), "sort": "-created"}
         result.append(args)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Select, String, and_, case, exists, func, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
@@ -21,10 +22,12 @@ from .models import (
     OrganizationType,
     organization_activity,
 )
-from .timeutil import now_utc
+from .timeutil import now_utc, today_oslo
 
-#: Where an organisation stands in the workflow, furthest step first.
-STAGES = ("signed", "in_agreement", "answered", "invited", "not_invited")
+#: The steps of the workflow, in order: the start page's pipeline and the registry's filter.
+PIPELINE = ("not_invited", "invited", "answered", "met", "drafted", "sent", "signed", "active")
+#: Where an organisation stands: the furthest step it has reached.
+STAGES = tuple(reversed(PIPELINE))
 
 #: Agreements that are under way (not signed, not withdrawn).
 OPEN_AGREEMENT_STATES = ("draft", "sent", "accepted", "declined", "changes_requested")
@@ -97,37 +100,56 @@ def _has_agreement(*states: str):
     )
 
 
-def _has_invitation(answered: bool = False):
+def _has_invitation(answered: bool = False, attended: bool = False):
     condition = Invitation.organization_id == Organization.id
     if answered:
         condition = and_(condition, Invitation.answered_at.is_not(None))
+    if attended:
+        condition = and_(condition, Invitation.attended.is_(True))
     return exists().where(condition)
 
 
-def stage_condition(stage: str):
+def _has_active_agreement(today: date):
+    """A signed agreement in force today (its period may have no end)."""
+    return exists().where(
+        Agreement.organization_id == Organization.id,
+        Agreement.state == "signed",
+        or_(Agreement.valid_from.is_(None), Agreement.valid_from <= today),
+        or_(Agreement.valid_to.is_(None), Agreement.valid_to >= today),
+    )
+
+
+def _reached(today: date | None = None) -> list[tuple[str, object]]:
+    """Each stage with 'has reached at least this far', furthest first. One table for the
+    filter, the tag and the pipeline, so their numbers cannot disagree. Withdrawn and
+    terminated agreements count for nothing: the organisation is back where it was."""
+    today = today or today_oslo()
+    return [
+        ("active", _has_active_agreement(today)),
+        ("signed", _has_agreement("signed")),
+        # Accepted means the organisation has signed; it waits for the municipality's signature.
+        ("sent", _has_agreement("sent", "accepted")),
+        ("drafted", _has_agreement("draft", "declined", "changes_requested")),
+        ("met", _has_invitation(attended=True)),
+        ("answered", _has_invitation(answered=True)),
+        ("invited", _has_invitation()),
+    ]
+
+
+def stage_condition(stage: str, today: date | None = None):
     """SQL for 'the furthest step this organisation has reached is `stage`'."""
-    signed = _has_agreement("signed")
-    in_agreement = _has_agreement(*OPEN_AGREEMENT_STATES)
-    answered = _has_invitation(answered=True)
-    invited = _has_invitation()
-    return {
-        "signed": signed,
-        "in_agreement": and_(in_agreement, not_(signed)),
-        "answered": and_(answered, not_(in_agreement), not_(signed)),
-        "invited": and_(invited, not_(answered), not_(in_agreement), not_(signed)),
-        "not_invited": and_(not_(invited), not_(in_agreement), not_(signed)),
-    }[stage]
+    reached = _reached(today)
+    further = []
+    for name, condition in reached:
+        if name == stage:
+            return and_(condition, *[not_(c) for c in further])
+        further.append(condition)
+    return and_(*[not_(c) for c in further])  # not_invited: none of them
 
 
-def stage_column():
+def stage_column(today: date | None = None):
     """The organisation's stage as one SQL expression, so a page of rows costs no extra query."""
-    return case(
-        (_has_agreement("signed"), "signed"),
-        (_has_agreement(*OPEN_AGREEMENT_STATES), "in_agreement"),
-        (_has_invitation(answered=True), "answered"),
-        (_has_invitation(), "invited"),
-        else_="not_invited",
-    ).label("stage")
+    return case(*[(condition, name) for name, condition in _reached(today)], else_="not_invited").label("stage")
 
 
 def stage_of(organization: Organization) -> str:

@@ -5,6 +5,7 @@ not grow with the registry."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,8 +20,11 @@ from dugnad.models import (
     AuditEvent,
     Contact,
     Invitation,
+    Meeting,
     Organization,
 )
+from dugnad.registry import PIPELINE
+from dugnad.timeutil import now_utc
 
 # --- Helpers ----------------------------------------------------------------------------
 
@@ -87,35 +91,48 @@ def _new_agreement(client, organization_id: int) -> int:
     return int(re.search(r"/agreements/(\d+)/edit", response.headers["Location"]).group(1))
 
 
-def _send_agreement(app, client, organization_id: int, email: str) -> tuple[int, str]:
+def _send_agreement(app, client, organization_id: int, email: str, duration: dict | None = None) -> tuple[int, str]:
     agreement_id = _new_agreement(client, organization_id)
-    write_agreement(client, agreement_id, "Samarbeid")
+    write_agreement(client, agreement_id, "Samarbeid", **({"duration": duration} if duration else {}))
     assert client.post(f"/agreements/{agreement_id}/send", data={}).status_code == 302
     return agreement_id, link_in(outbox(app, to=email)[-1])
 
 
 def build_stages(app, client, factory) -> dict[str, int]:
-    """One organisation at each stage, reached through the app's own pages."""
+    """One organisation at each step of the pipeline, reached through the app's own pages."""
     municipality = client.municipality_id
     ids = {stage: factory.organization(municipality, name=f"Lag {stage}", email=f"{stage}@lag.example.no")
-           for stage in ("not_invited", "invited", "answered", "in_agreement", "signed")}
+           for stage in PIPELINE}
     response = client.post("/meetings/new", data=meeting_form("Dialogmøte"))
     assert response.status_code == 302
     meeting = int(re.search(r"/meetings/(\d+)", response.headers["Location"]).group(1))
-    _invite(client, meeting, ids["invited"])
-    _invite(client, meeting, ids["answered"])
+    for stage in ("invited", "answered", "met"):
+        _invite(client, meeting, ids[stage])
     visitor = app.test_client()
-    answer = visitor.post(link_in(outbox(app, to="answered@lag.example.no")[-1]), data={"answer": "attending"})
-    assert answer.status_code in (200, 302), answer.get_data(as_text=True)[:1000]
-    _new_agreement(client, ids["in_agreement"])
-    agreement_id, link = _send_agreement(app, client, ids["signed"], "signed@lag.example.no")
-    assert visitor.post(link, data=ACCEPT).status_code == 302
+    for stage in ("answered", "met"):
+        answer = visitor.post(link_in(outbox(app, to=f"{stage}@lag.example.no")[-1]), data={"answer": "attending"})
+        assert answer.status_code in (200, 302), answer.get_data(as_text=True)[:1000]
+    # The meeting has been held (moved into the past), and "met" came.
+    with app.app_context():
+        held = db.session.get(Meeting, meeting)
+        held.starts_at, held.ends_at = now_utc() - timedelta(hours=3), now_utc() - timedelta(hours=1)
+        came = db.session.scalar(select(Invitation.id).where(Invitation.organization_id == ids["met"]))
+        version = held.version
+        db.session.commit()
+    response = client.post(f"/meetings/{meeting}/attendance", data={"attended": [str(came)], "notes": "", "version": str(version)})
+    assert response.status_code == 302, response.get_data(as_text=True)[:1000]
+    _new_agreement(client, ids["drafted"])
+    _send_agreement(app, client, ids["sent"], "sent@lag.example.no")
     admin = app.test_client()
     login(admin, client.admin_email)
-    response = admin.post(f"/agreements/{agreement_id}/countersign", data=countersign_form(app, agreement_id))
-    assert response.status_code == 302
-    with app.app_context():
-        assert db.session.get(Agreement, agreement_id).state == "signed"
+    # Signed, in force from 2027 (the test agreement's period); and signed, in force today.
+    for stage, period in (("signed", None), ("active", {"start": "2020-01-01", "end": "2099-12-31", "notice_months": "3"})):
+        agreement_id, link = _send_agreement(app, client, ids[stage], f"{stage}@lag.example.no", duration=period)
+        assert visitor.post(link, data=ACCEPT).status_code == 302
+        response = admin.post(f"/agreements/{agreement_id}/countersign", data=countersign_form(app, agreement_id))
+        assert response.status_code == 302
+        with app.app_context():
+            assert db.session.get(Agreement, agreement_id).state == "signed"
     return ids
 
 
@@ -167,8 +184,11 @@ def test_each_stage_is_a_filter_and_a_tag(app, staff, factory):
         "not_invited": "Ikke invitert",
         "invited": "Invitert",
         "answered": "Har svart",
-        "in_agreement": "Avtale under arbeid",
+        "met": "Har vært på møte",
+        "drafted": "Avtale under arbeid",
+        "sent": "Avtale sendt",
         "signed": "Avtale signert",
+        "active": "Avtale i kraft",
     }
     for stage, organization_id in ids.items():
         page = _get(staff, stage=stage)

@@ -3,23 +3,23 @@ from flask_login import current_user
 from sqlalchemy import func
 from sqlalchemy.orm import joinedload
 
-from dugnad.access import scoped
+from dugnad import overview
+from dugnad.access import scoped, staff_required
 from dugnad.extensions import db
-from dugnad.models import Agreement, Invitation, Meeting, Organization
+from dugnad.models import Invitation, Meeting, Organization
 
 from . import bp
-
-#: States in which the organisation's answer waits for the municipality.
-ANSWERED_STATES = ("accepted", "declined", "changes_requested")
 
 
 @bp.route("/")
 def index():
-    """The start page: what needs the user, by role."""
+    """The start page: what needs the user, where every organisation stands, and which
+    activity areas the agreements in force cover."""
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login"))
     if current_user.role == "operator":
         return redirect(url_for("admin.municipalities"))
+    municipality_id = current_user.municipality_id
     counts = {
         "organizations": db.session.scalar(
             scoped(Organization)
@@ -28,25 +28,6 @@ def index():
         ),
         "meetings": db.session.scalar(scoped(Meeting).with_only_columns(func.count(Meeting.id))),
     }
-    by_state = dict(
-        db.session.execute(
-            scoped(Agreement)
-            .with_only_columns(Agreement.state, func.count(Agreement.id))
-            .group_by(Agreement.state)
-        ).all()
-    )
-    to_countersign = db.session.scalars(
-        scoped(Agreement).where(Agreement.state == "accepted").order_by(Agreement.updated_at)
-    ).all()
-    # Every answer from an organisation, until someone acts on it: the owner's own first.
-    # Administrators find the accepted ones in the list above, ready to countersign.
-    answer_states = ("declined", "changes_requested") if current_user.is_admin else ANSWERED_STATES
-    answered = db.session.scalars(
-        scoped(Agreement)
-        .options(joinedload(Agreement.organization))
-        .where(Agreement.state.in_(answer_states))
-        .order_by((Agreement.owner_id == current_user.id).desc(), Agreement.updated_at.desc())
-    ).all()
     recent_answers = db.session.scalars(
         scoped(Invitation)
         .options(joinedload(Invitation.meeting), joinedload(Invitation.organization))
@@ -57,8 +38,15 @@ def index():
     return render_template(
         "main/index.html",
         counts=counts,
-        by_state=by_state,
-        to_countersign=to_countersign,
-        answered=answered,
+        needs=overview.needs_me(municipality_id, current_user),
+        pipeline=overview.pipeline(municipality_id),
+        coverage=overview.coverage(municipality_id),
         recent_answers=recent_answers,
     )
+
+
+@bp.route("/overview/pipeline")
+@staff_required
+def pipeline():
+    """The pipeline chart alone, for htmx to refresh in place after actions and now and then."""
+    return render_template("main/_pipeline.html", pipeline=overview.pipeline(current_user.municipality_id))
