@@ -70,6 +70,15 @@ def create_app(test_config: dict | None = None) -> Flask:
         AGREEMENT_REMINDER_DAYS=tuple(int(day) for day in env("AGREEMENT_REMINDER_DAYS", "7,14").split(",") if day.strip()),
         # Days before a signed agreement's last day when `flask expiry-notices` emails its owner.
         AGREEMENT_EXPIRY_NOTICE_DAYS=int(env("AGREEMENT_EXPIRY_NOTICE_DAYS", "60")),
+        # Days an emailed evaluation link stays valid, and days after sending when
+        # `flask evaluations` reminds an organisation that has not answered it.
+        EVALUATION_LINK_DAYS=int(env("EVALUATION_LINK_DAYS", "30")),
+        EVALUATION_REMINDER_DAYS=tuple(int(day) for day in env("EVALUATION_REMINDER_DAYS", "7,14").split(",") if day.strip()),
+        # One-time codes on review links (when a municipality asks for them): minutes a code
+        # lives, wrong tries before it is void, codes one link may get.
+        REVIEW_CODE_MINUTES=int(env("REVIEW_CODE_MINUTES", "10")),
+        REVIEW_CODE_MAX_ATTEMPTS=int(env("REVIEW_CODE_MAX_ATTEMPTS", "5")),
+        REVIEW_CODE_MAX_SENDS=int(env("REVIEW_CODE_MAX_SENDS", "5")),
         #: Largest register file accepted for import (bytes); the national bulk files are big.
         IMPORT_MAX_BYTES=int(env("IMPORT_MAX_BYTES", str(200 * 1024 * 1024))),
         BABEL_DEFAULT_LOCALE="nb",

@@ -1,5 +1,5 @@
 """Command-line operations: `flask create-municipality`, `create-user`, `demo`, `outbox`,
-and the cron commands `reminders` and `expiry-notices`."""
+and the cron commands `reminders`, `expiry-notices`, `evaluations` and `retention`."""
 
 from __future__ import annotations
 
@@ -134,9 +134,34 @@ def expiry_notices_command():
     _queue_from_cron(send_expiry_notices, "Dugnad (varsel om utløp)", "expiry notices")
 
 
+@click.command("evaluations")
+@with_appcontext
+def evaluations_command():
+    """Email the evaluations that are due, and remind organisations that have not answered
+    one (for cron, e.g. daily)."""
+    from .evaluations import send_due, send_reminders
+
+    _queue_from_cron(send_due, "Dugnad (evaluering)", "evaluations")
+    _queue_from_cron(send_reminders, "Dugnad (påminnelse om evaluering)", "evaluation reminders")
+
+
+@click.command("retention")
+@with_appcontext
+def retention_command():
+    """Anonymise contact persons each municipality's retention period says are no longer
+    needed (for cron, e.g. daily). Signed agreements are records and stay as they are."""
+    from .lifecycle import Actor
+    from .personal_data import apply_retention
+    from .timeutil import today_oslo
+
+    anonymised = apply_retention(today_oslo(), Actor(label="Dugnad (lagringstid)"))
+    db.session.commit()
+    click.echo(f"contacts anonymised: {anonymised}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_municipality_command, create_user_command, demo_command, outbox_group, reminders_command,
-        expiry_notices_command,
+        expiry_notices_command, evaluations_command, retention_command,
     ):
         app.cli.add_command(command)

@@ -55,11 +55,21 @@ ACTION_LABELS = {
     "resend": _l("Sendt på nytt med ny lenke"),
     "remind": _l("Påminnelse sendt"),
     "opened": _l("Lenken åpnet første gang"),
+    "code_sent": _l("Engangskode sendt"),
+    "code_verified": _l("Engangskode godtatt"),
+    "code_void": _l("Engangskode sperret etter for mange feil forsøk"),
     "case_reference": _l("Saksnummer endret"),
+    "evaluation_sent": _l("Evaluering sendt"),
+    "evaluation_remind": _l("Påminnelse om evaluering"),
+    "evaluation_answered": _l("Evaluering besvart"),
+    "evaluation_view": _l("Kommunens vurdering lagt til"),
+    "evaluation_view_edit": _l("Kommunens vurdering endret"),
     "invite": _l("Invitert"),
     "answer": _l("Svar registrert"),
     "update": _l("Endret"),
     "import": _l("Importert fra fil"),
+    "anonymise": _l("Kontaktperson anonymisert"),
+    "privacy_settings": _l("Innstillinger for personvern endret"),
 }
 
 ORG_TYPE_LABELS = {
@@ -77,8 +87,11 @@ STAGE_LABELS = {
     "not_invited": (_l("Ikke invitert"), "neutral"),
     "invited": (_l("Invitert"), "info"),
     "answered": (_l("Har svart"), "warning"),
-    "in_agreement": (_l("Avtale under arbeid"), "info"),
+    "met": (_l("Har vært på møte"), "warning"),
+    "drafted": (_l("Avtale under arbeid"), "info"),
+    "sent": (_l("Avtale sendt"), "info"),
     "signed": (_l("Avtale signert"), "success"),
+    "active": (_l("Avtale i kraft"), "success"),
 }
 
 _URL = re.compile(r"https?://[^\s<>\"']+")

@@ -22,8 +22,8 @@ ALL_RULES = list(create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI":
 
 def is_public(rule) -> bool:
     """Pages for people without an account: log in, choose a language, answer an emailed link,
-    check a signed agreement."""
-    return rule.rule in ("/login", "/language", "/verify") or rule.rule.startswith(("/r/", "/static/"))
+    check a signed agreement, read the privacy notice and the accessibility statement."""
+    return rule.rule in ("/login", "/language", "/verify", "/personvern", "/tilgjengelighet") or rule.rule.startswith(("/r/", "/static/"))
 
 
 PRIVATE_RULES = [rule for rule in ALL_RULES if not is_public(rule)]
@@ -36,6 +36,7 @@ OPERATOR = ("operator",)
 #: Who may use each non-public route. A route missing here fails test_every_route_has_a_rule.
 ACCESS = {
     "main.index": LOGGED_IN,
+    "main.pipeline": STAFF,
     "auth.logout": LOGGED_IN,
     "organizations.index": STAFF,
     "organizations.new": STAFF,
@@ -87,6 +88,13 @@ ACCESS = {
     "agreements.expiring": STAFF,
     "agreements.terminate": ADMIN,
     "agreements.renew": STAFF,
+    "reports.council": STAFF,
+    "reports.council_pdf": STAFF,
+    "reports.council_csv": STAFF,
+    "reports.council_xlsx": STAFF,
+    "evaluations.index": STAFF,
+    "evaluations.show": STAFF,
+    "evaluations.view": STAFF,
     "mailbox.index": ADMIN,
     "mailbox.show": ADMIN,
     "admin.users": ADMIN,
@@ -95,7 +103,12 @@ ACCESS = {
     "admin.clauses": ADMIN,
     "admin.clause": ADMIN,
     "admin.seal": ADMIN,
+    "admin.review_links": ADMIN,
     "admin.municipalities": OPERATOR,
+    "privacy.contact": STAFF,
+    "privacy.contact_export": STAFF,
+    "privacy.anonymise": STAFF,
+    "privacy.settings": ADMIN,
 }
 
 
@@ -124,6 +137,7 @@ def _valid_post(endpoint: str, world) -> dict:
         "admin.activity": {"action": "hide"},
         "admin.clause": {"nb": "Ny standardtekst", "nn": "Ny standardtekst"},
         "admin.seal": {"file": (io.BytesIO(seal.self_signed_pkcs12("Ny", "passord")), "segl.p12"), "password": "passord"},
+        "admin.review_links": {"review_code_required": "y"},
         "imports.upload": {"file": (io.BytesIO(b"navn\nNytt lag\n"), "lag.csv")},
         "imports.apply": {},
         "meetings.new": meeting_form("Nytt møte"),
@@ -137,12 +151,15 @@ def _valid_post(endpoint: str, world) -> dict:
         "agreements.preview_section": section_form("purpose", text="Endret formål"),
         "agreements.countersign": {"role": "Kommunedirektør", "version_sha256": world.accepted_sha256, "password": PASSWORD},
         "agreements.case_reference": {"case_reference": "2026/1234"},
+        "evaluations.view": {"municipality_view": "Godt samarbeid"},
         "agreements.terminate": {"ends_on": "2027-06-30", "reason": "Ikke lenger behov"},
         "agreements.batch_pdf": {"agreement": [str(world.agreements["signed"])]},
         "agreements.archive_zip": {"agreement": [str(world.agreements["signed"])]},
         "admin.users": {"name": "Ny Bruker", "email": "ny@kommune.example.no", "role": "admin", "password": "x" * 16},
         "admin.municipalities": {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"},
         "auth.logout": {},
+        "privacy.anonymise": {},
+        "privacy.settings": {"contact_retention_months": "6", "privacy_notice": "Kapret tekst", "accessibility_statement": ""},
     }.get(endpoint, {})
 
 
@@ -153,7 +170,10 @@ def test_every_route_has_a_rule():
     assert {rule.endpoint for rule in ALL_RULES if is_public(rule)} == {
         "auth.login", "auth.language", "respond.invitation", "respond.agreement", "respond.agreement_done", "static",
         "respond.agreement_version_pdf", "respond.agreement_signed_pdf",
+        "respond.agreement_code_send", "respond.agreement_code",
+        "evaluations.respond",
         "verify.index",
+        "privacy.notice", "privacy.accessibility",
     }
 
 
@@ -187,6 +207,8 @@ def test_public_pages_need_no_login(client):
     assert client.get("/r/agreement/not-a-real-token").status_code == 404  # answered, not sent to login
     assert client.get("/r/invitation/not-a-real-token").status_code == 404
     assert client.get("/verify").status_code == 200
+    assert client.get("/personvern").status_code == 200
+    assert client.get("/tilgjengelighet").status_code == 200
 
 
 def test_login_returns_to_the_page_asked_for(client, factory):

@@ -79,10 +79,18 @@ POSTS = {
     "admin.activity": ("admin", lambda w: {"action": "rename", f"area-{w.activity_area_id}-name": "Nytt navn"}),
     "admin.clause": ("admin", lambda w: {"nb": "Endret standardtekst", "nn": "Endra standardtekst"}),
     "admin.seal": ("admin", lambda w: {"file": (io.BytesIO(seal.self_signed_pkcs12("Ny", "passord")), "segl.p12"), "password": "passord"}),
+    "admin.review_links": ("admin", lambda w: {"review_code_required": "y"}),
     "admin.municipalities": ("operator", lambda w: {"name": "Ny kommune", "kommunenummer": "1566", "org_number": "991000054"}),
     "respond.invitation": (None, lambda w: {"answer": "attending", "comment": "Vi kommer"}),
     "respond.agreement": (None, lambda w: ACCEPT),
+    # The world's municipality asks for no code: these would redirect; the token's refusal comes first.
+    "respond.agreement_code_send": (None, lambda w: {}),
+    "respond.agreement_code": (None, lambda w: {"code": "123456"}),
+    "evaluations.respond": (None, lambda w: {"went_well": "Mye", "volunteers": "4", "participants": "20", "name": "Kari"}),
+    "evaluations.view": ("staff", lambda w: {"municipality_view": "Godt samarbeid"}),
     "verify.index": (None, lambda w: {"check": "number", "number": "2026-001", "fingerprint": "0" * 64}),
+    "privacy.anonymise": ("staff", lambda w: {}),
+    "privacy.settings": ("admin", lambda w: {"contact_retention_months": "24", "privacy_notice": "Ny tekst", "accessibility_statement": ""}),
 }
 
 
@@ -190,6 +198,8 @@ def _url(rule, world) -> str:
     for arg in _token_args(rule):
         assert arg == "token", rule.rule
         link = world.review_link if rule.endpoint.startswith("respond.agreement") else world.invitation_link
+        if rule.endpoint == "evaluations.respond":
+            link = world.evaluation_link
         values[arg] = link.rsplit("/", 1)[1]
     return rule.build(values, append_unknown=False)[1]
 

@@ -77,11 +77,18 @@ KNOWN = {
     # B's signed agreement ended, or copied into a new draft, on A's word.
     "agreements.terminate": lambda a, b: {"ends_on": "2027-06-30", "reason": "Kapret oppsigelse"},
     "agreements.renew": lambda a, b: {},
+    "evaluations.show": None,
+    # B's evaluation given A's view of it.
+    "evaluations.view": lambda a, b: {"municipality_view": "Kapret vurdering"},
     "mailbox.show": None,
     "admin.activity": lambda a, b: {"action": "rename", f"area-{b.activity_area_id}-name": "Kapret aktivitet"},
     "imports.preview": None,
     # Importing B's previewed file: it would add B's rows to B's registry, on A's word.
     "imports.apply": lambda a, b: {},
+    "privacy.contact": None,
+    "privacy.contact_export": None,
+    # B's contact person erased on A's word.
+    "privacy.anonymise": lambda a, b: {},
 }
 
 CASES = [
@@ -127,7 +134,7 @@ def test_every_object_route_is_known():
     assert KNOWN.keys() - endpoints == set(), "KNOWN names routes that no longer exist"
     # Only the four kinds of object a world holds appear in URLs.
     assert {arg for rule in OBJECT_RULES for arg in _int_args(rule)} == {
-        "organization_id", "meeting_id", "agreement_id", "message_id", "import_id", "area_id",
+        "organization_id", "meeting_id", "agreement_id", "message_id", "import_id", "area_id", "evaluation_id", "contact_id",
         "number",  # of a version, within its agreement
     }
     for endpoint, post in KNOWN.items():
@@ -162,7 +169,7 @@ def test_other_municipalitys_object_is_404(shared, rule, method):
 
 
 @pytest.mark.parametrize(
-    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose", "/admin/seal"]
+    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose", "/admin/seal", "/admin/review-links", "/evaluations/", "/reports/council", "/privacy/settings"]
 )
 def test_list_pages_show_only_own_municipality(shared, path):
     worlds = shared.get()
@@ -184,6 +191,14 @@ def test_list_pages_show_only_own_municipality(shared, path):
         "/admin/clauses/purpose": ["Bakgrunn og formål"],
         # The world's signed agreement made A's own self-signed seal certificate.
         "/admin/seal": [f"{A} kommune (selvutstedt segl, Dugnad)"],
+        # The setting takes no object id: the tenant is the user's own municipality.
+        "/admin/review-links": ["Krev engangskode før organisasjonen kan åpne avtalen"],
+        # The world's signed agreement has an evaluation, emailed and not yet answered.
+        "/evaluations/": [a.agreement_titles["signed"]],
+        # The settings take no object id: the tenant is the user's own municipality.
+        "/privacy/settings": ["Lagringstid for kontaktpersoner"],
+        # The report takes no object id; its coverage lists A's own activity catalogue.
+        "/reports/council": [f"{A} kommune", a.activity_area_name],
     }[path]
     for name in own:
         assert name in page, f"{path} does not show {name!r} of {A}"

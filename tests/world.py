@@ -19,8 +19,10 @@ from datetime import timedelta
 from helpers import PASSWORD, CSRFClient, Factory, empty_database, link_in, login, make_app, outbox
 from sqlalchemy import select
 
+from dugnad import evaluations
 from dugnad.extensions import db
-from dugnad.models import ActivityArea, Agreement, Municipality
+from dugnad.lifecycle import Actor
+from dugnad.models import ActivityArea, Agreement, Contact, Municipality
 from dugnad.timeutil import OSLO, now_utc
 
 #: The agreement states a World holds, each as its own agreement.
@@ -141,6 +143,11 @@ class World:
     #: A third organisation, deleted (soft) through its page.
     deleted_organization_id: int = 0
     deleted_organization_name: str = ""
+    #: The signed agreement's evaluation (emailed, not answered) and its emailed link.
+    evaluation_id: int = 0
+    evaluation_link: str = ""
+    #: The primary contact person of the first organisation.
+    contact_id: int = 0
 
     def names(self) -> list[str]:
         """Every distinctive name this municipality's objects carry."""
@@ -163,6 +170,10 @@ class World:
             return self.import_id
         if arg == "area_id":
             return self.activity_area_id
+        if arg == "evaluation_id":
+            return self.evaluation_id
+        if arg == "contact_id":
+            return self.contact_id
         if arg == "agreement_id":
             state = {
                 "agreements.edit": "draft",
@@ -205,6 +216,8 @@ def build_world(app, factory, prefix: str) -> World:
     world.organization_name = f"{prefix} Frivilligsentral"
     world.org_email = f"leder@{slug}-lag.example.no"
     world.organization_id = factory.organization(municipality_id, name=world.organization_name, email=world.org_email)
+    with app.app_context():
+        world.contact_id = db.session.scalar(select(Contact.id).where(Contact.organization_id == world.organization_id))
     world.other_organization_name = f"{prefix} Idrettslag"
     world.other_organization_id = factory.organization(
         municipality_id, name=world.other_organization_name, email=f"post@{slug}-il.example.no"
@@ -266,6 +279,12 @@ def build_world(app, factory, prefix: str) -> World:
         if state == "signed":
             response = client.post(f"/agreements/{agreement_id}/countersign", data=countersign_form(app, agreement_id))
             assert response.status_code == 302
+    # The signed agreement's evaluation, emailed as `flask evaluations` does on its date.
+    with app.app_context():
+        agreement = db.session.get(Agreement, world.agreements["signed"])
+        world.evaluation_id = evaluations.request_evaluation(agreement, agreement.valid_to, Actor(label="Dugnad")).id
+        db.session.commit()
+    world.evaluation_link = link_in(outbox(app, to=world.org_email)[-1])
     assert agreement_states(app, world) == {state: state for state in AGREEMENT_STATES}
     return world
 
