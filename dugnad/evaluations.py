@@ -29,6 +29,8 @@ from .timeutil import now_utc, today_oslo
 
 #: When the agreement states no interval (or an unreadable one): once a year.
 DEFAULT_INTERVAL_MONTHS = 12
+#: An agreement shorter than its interval is evaluated once, this many days before it ends.
+FINAL_EVALUATION_DAYS = 30
 #: More volunteers or participants than this is a typing error, not a local organisation.
 COUNT_MAX = 100_000
 #: The longest answer to one question; the same limit as an agreement's section text.
@@ -103,12 +105,25 @@ def _last_day(agreement: Agreement, until: date) -> date:
     return min(until, agreement.valid_to) if agreement.valid_to else until
 
 
+def _closing_due(agreement: Agreement) -> date | None:
+    """The one due date of an agreement that ends before its first interval is up (a
+    one-year agreement evaluated yearly): FINAL_EVALUATION_DAYS before its last day, so
+    the evaluation comes in time to decide on renewing. None for every other agreement."""
+    start, end = agreement.valid_from, agreement.valid_to
+    if start is None or end is None or add_months(start, interval_months(agreement)) <= end:
+        return None
+    return max(start, end - timedelta(days=FINAL_EVALUATION_DAYS))
+
+
 def latest_due(agreement: Agreement, today: date) -> date | None:
     """The newest due date on or before `today`: valid_from + n × interval (n ≥ 1), never
     after the agreement's last day. None before the first one (or without a start)."""
     start = agreement.valid_from
     if start is None:
         return None
+    closing = _closing_due(agreement)
+    if closing is not None:
+        return closing if closing <= today else None
     limit = _last_day(agreement, today)
     months = interval_months(agreement)
     n = ((limit.year - start.year) * 12 + limit.month - start.month) // months
@@ -123,6 +138,9 @@ def next_due(agreement: Agreement, today: date) -> date | None:
     start = agreement.valid_from
     if start is None:
         return None
+    closing = _closing_due(agreement)
+    if closing is not None:
+        return closing if closing > today else None
     months = interval_months(agreement)
     n = max(1, ((today.year - start.year) * 12 + today.month - start.month) // months)
     while add_months(start, n * months) <= today:

@@ -134,6 +134,16 @@ def test_due_dates_follow_the_agreements_interval():
     short = _agreement(date(2026, 1, 1), date(2027, 6, 30), interval="6")
     assert evaluations.latest_due(short, date(2030, 1, 1)) == date(2027, 1, 1)
     assert evaluations.next_due(short, date(2027, 1, 1)) is None
+    # An agreement that ends before its first interval is up (one year, evaluated yearly)
+    # is evaluated once, 30 days before its last day, in time to decide on renewing it.
+    one_year = _agreement(date(2026, 1, 1), date(2026, 12, 31))
+    assert evaluations.latest_due(one_year, date(2026, 11, 30)) is None
+    assert evaluations.next_due(one_year, date(2026, 6, 1)) == date(2026, 12, 1)
+    assert evaluations.latest_due(one_year, date(2026, 12, 1)) == date(2026, 12, 1)
+    assert evaluations.latest_due(one_year, date(2027, 3, 1)) == date(2026, 12, 1)
+    assert evaluations.next_due(one_year, date(2026, 12, 1)) is None
+    two_weeks = _agreement(date(2026, 1, 1), date(2026, 1, 14))
+    assert evaluations.latest_due(two_weeks, date(2026, 1, 1)) == date(2026, 1, 1)  # never before its start
     # A blank or unreadable interval means once a year.
     for blank in ("", "0", "²", None):
         assert evaluations.interval_months(_agreement(date(2026, 1, 1), interval=blank)) == 12
@@ -210,6 +220,19 @@ def test_only_active_agreements_are_evaluated_at_their_own_interval(app, town):
     assert evaluation.agreement_id == half_yearly
     assert evaluation.due_on == add_months(today - timedelta(days=200), 6)
     assert {ended, not_begun, draft}.isdisjoint({row.agreement_id for row in _evaluations(app)})
+
+
+def test_a_one_year_agreement_is_evaluated_a_month_before_it_ends(app, town):
+    today = today_oslo()
+    start = today - timedelta(days=300)
+    end = add_months(start, 12) - timedelta(days=1)
+    agreement_id = _signed(app, town, start, end=end)
+    assert _send_due(app, end - timedelta(days=31)) == 0
+    assert _send_due(app, end - timedelta(days=30)) == 1
+    [evaluation] = _evaluations(app)
+    assert (evaluation.agreement_id, evaluation.due_on) == (agreement_id, end - timedelta(days=30))
+    assert len(_evaluation_mails(app)) == 1
+    assert _send_due(app, end) == 0  # once
 
 
 def _set_address(app, organization_id: int, email: str) -> None:
