@@ -78,6 +78,13 @@ class User(UserMixin, db.Model):
     locale: Mapped[str] = mapped_column(String(5), default="nb")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    #: Wrong passwords in a row; reset by a good one. Lock-out lives in the database, so
+    #: every app server sees it.
+    failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Part of the session's user id: raised on logout and password change, which ends every
+    #: session signed with the old value (sessions are signed cookies, not server state).
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     municipality: Mapped[Municipality | None] = relationship()
 
@@ -523,6 +530,8 @@ class AuditEvent(db.Model):
 
     __table_args__ = (
         Index("ix_audit_event_object", "municipality_id", "object_type", "object_id"),
+        # The audit log page: a municipality's events, newest first, by date.
+        Index("ix_audit_event_time", "municipality_id", "created_at"),
     )
 
 
@@ -569,13 +578,52 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Not before this time (backoff after a failure); None: as soon as possible.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         order_by="OutboxAttachment.id", cascade="all, delete-orphan"
     )
+    failures: Mapped[list[OutboxFailure]] = relationship(
+        order_by="OutboxFailure.id", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status_known"),
+        # The worker's question: pending messages whose time has come.
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+    )
+
+
+class OutboxFailure(db.Model):
+    """One failed delivery attempt of a message: when, and what the server said."""
+
+    __tablename__ = "outbox_failure"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class AccountToken(db.Model):
+    """An emailed link to set a password: an invitation to a new user, or a reset. Only the
+    token's SHA-256 is stored; a link works once, until it expires. Apart from LinkToken
+    because operators belong to no municipality."""
+
+    __tablename__ = "account_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    #: invite | reset
+    purpose: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('invite', 'reset')", name="purpose_known"),
     )
 
 
