@@ -8,6 +8,7 @@ from dugnad import agreements as ops
 from dugnad.access import admin_required, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
 from dugnad.models import Agreement, OutboxMessage
+from dugnad.paging import page_of, requested_page
 from dugnad.timeutil import format_oslo
 from dugnad.ui import STATE_LABELS, is_htmx
 
@@ -68,8 +69,11 @@ def index():
     statement = scoped(Agreement).options(joinedload(Agreement.organization)).order_by(Agreement.number.desc())
     if states:
         statement = statement.where(Agreement.state.in_(states))
-    agreements = db.session.scalars(statement).all()
-    return render_template("agreements/index.html", agreements=agreements, states=states)
+    page = page_of(statement, requested_page(request.args.get("page")))
+    return render_template(
+        "agreements/index.html", agreements=page.rows, page=page, states=states,
+        page_url=lambda n: url_for("agreements.index", state=states, page=n if n > 1 else None),
+    )
 
 
 @bp.route("/<int:agreement_id>")

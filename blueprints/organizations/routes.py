@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from dugnad.access import get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
 from dugnad.models import ActivityArea, Agreement, Invitation, Organization
+from dugnad.paging import requested_page
 from dugnad.registry import (
     DeleteRefused,
     RegistryFilter,
@@ -70,8 +71,7 @@ def index():
     ).all()
     registry_filter = RegistryFilter.from_query(request.args, areas)
     statement = registry_query(current_user.municipality_id, registry_filter)
-    requested = request.args.get("page", "1")
-    page = max(1, int(requested)) if requested.isdigit() and len(requested) < 7 else 1
+    page = requested_page(request.args.get("page"))
     organizations, total = _page(statement, page)
     pages = max(1, math.ceil(total / PAGE_SIZE))
     if not organizations and page > 1:
