@@ -19,6 +19,7 @@ for a quick look with BENCH_NATIONAL_SCALE=0.1.
 from __future__ import annotations
 
 import http.client
+import math
 import os
 import random
 import re
@@ -27,10 +28,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -281,19 +284,24 @@ def _free_port() -> int:
 
 
 class Session:
-    """One logged-in client on a keep-alive connection."""
+    """One client on a keep-alive connection, logged in when given an email."""
 
-    def __init__(self, port: int, email: str):
-        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    def __init__(self, port: int, email: str | None = None, password: str = PASSWORD):
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         self.cookie = ""
+        self.last_body = ""
+        if email is None:
+            return
         page = self.get("/login")[1]
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
             r'name="csrf_token" value="([^"]+)"', page)
-        body = f"email={email}&password={PASSWORD}&csrf_token={token.group(1)}"
+        body = urlencode({"email": email, "password": password, "csrf_token": token.group(1)})
         status, _ = self.request("POST", "/login", body, {"Content-Type": "application/x-www-form-urlencoded"})
         assert status == 302, f"login failed: {status}"
 
-    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None) -> tuple[int, str]:
+    def request_full(self, method: str, path: str, body: str | None = None,
+                     headers: dict | None = None) -> tuple[int, str, str]:
+        """(status, body, Location) of one request, carrying and keeping the session cookie."""
         headers = dict(headers or {})
         if self.cookie:
             headers["Cookie"] = self.cookie
@@ -309,7 +317,12 @@ class Session:
         for header, value in response.getheaders():
             if header.lower() == "set-cookie" and value.startswith("session="):
                 self.cookie = value.split(";", 1)[0]
-        return response.status, data
+        self.last_body = data
+        return response.status, data, response.getheader("Location") or ""
+
+    def request(self, method: str, path: str, body: str | None = None, headers: dict | None = None) -> tuple[int, str]:
+        status, data, _location = self.request_full(method, path, body, headers)
+        return status, data
 
     def get(self, path: str, htmx: bool = False) -> tuple[int, str]:
         return self.request("GET", path, headers={"HX-Request": "true"} if htmx else None)
@@ -345,13 +358,22 @@ def load(sessions: list[Session], path: str, htmx: bool) -> tuple[float, list[fl
     return len(latencies) / elapsed, latencies, errors[0]
 
 
+#: gunicorn's own log (errors and tracebacks) of the last bench run.
+SERVER_LOG = Path(tempfile.gettempdir()) / "dugnad-bench-gunicorn.log"
+
+
+def p95(ordered: list[float]) -> float:
+    """The 95th percentile of sorted values (nearest rank)."""
+    return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
+
+
 def serve(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-national", "PYTHONPATH": str(ROOT)}
     config = ["-c", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else ["-w", "2", "--threads", "4"]
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), *config, "--bind", f"127.0.0.1:{port}",
          "--access-logfile", "/dev/null", "bench.national_app:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("w"),
     )
     for _ in range(100):
         try:
@@ -360,7 +382,7 @@ def serve(url: str, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit(f"gunicorn did not start: {server.stderr.read().decode()[-2000:]}")
+    raise SystemExit(f"gunicorn did not start: {SERVER_LOG.read_text()[-2000:]}")
 
 
 def run(url: str, label: str) -> None:
@@ -394,11 +416,11 @@ def run(url: str, label: str) -> None:
             throughput, latencies, errors = load(sessions, path, htmx)
             ordered = sorted(latencies)
             median = statistics.median(ordered) * 1000
-            p95 = ordered[int(len(ordered) * 0.95) - 1] * 1000
+            slowest = p95(ordered) * 1000
             sql = counts.get(name)
             sql_text = f"; SQL statements: {sql[0]} (largest) vs {sql[1]} (small)" + (
                 " – the same" if sql[0] == sql[1] else " – GROWS WITH THE DATA") if sql else ""
-            print(f"{label}: {name:24} {throughput:7.1f} req/s, median {median:6.1f} ms, p95 {p95:6.1f} ms, "
+            print(f"{label}: {name:24} {throughput:7.1f} req/s, median {median:6.1f} ms, p95 {slowest:6.1f} ms, "
                   f"{errors} errors over {len(latencies)} requests ({CLIENTS} clients){sql_text}")
     finally:
         server.send_signal(signal.SIGTERM)
