@@ -1,5 +1,6 @@
 """Flask extensions, created once and initialised in the factory."""
 
+from flask import has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -30,17 +31,42 @@ csrf = CSRFProtect()
 babel = Babel()
 
 
+#: How long a SQLite connection waits for another's write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
-    """SQLite: enforce foreign keys, and wait for a lock instead of failing at once."""
+    """SQLite: enforce foreign keys; write-ahead logging, so readers never wait for a writer
+    and a writer waits for no reader; and wait up to 15 s for another writer's lock instead
+    of failing at once with "database is locked" (requests in several threads or workers)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Kept in the file once set; an in-memory database answers "memory" and stays so.
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
         # SQLite's own lower() folds only A-Z; searches for Æ, Ø and Å need a full one
         # (dugnad.registry.unicode_lower; PostgreSQL's lower() is full already).
         dbapi_connection.create_function("unicode_lower", 1, _lower, deterministic=True)
+        # Transactions are begun by _sqlite_begin below, not by the sqlite3 module.
+        dbapi_connection.isolation_level = None
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """SQLite: a request that changes something takes the write lock when its transaction
+    begins (BEGIN IMMEDIATE), waiting its turn behind the busy timeout. Begun as a reader
+    and upgraded later, a transaction fails at once with "database is locked" whenever
+    another one committed in between, however long the timeout (e.g. two administrators
+    countersigning at once, each rendering a PDF between reading and writing; bench_load
+    found it). Reading requests (GET) begin as readers and never wait; commands (cron, the
+    mail worker) write, so they take the lock too."""
+    if connection.dialect.name != "sqlite":
+        return
+    writes = not has_request_context() or request.method not in ("GET", "HEAD", "OPTIONS")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
 def _lower(value):

@@ -3,7 +3,8 @@
 A signed agreement is sealed once, at the end, with a PAdES signature (pyHanko) made
 with the municipality's certificate: one an administrator uploaded as PKCS#12, or,
 until then, one Dugnad made self-signed on first use. The PKCS#12 file lives in the
-database; its password only as a Fernet token under a key derived from SECRET_KEY.
+database; its password only as a Fernet token under a key derived from SEAL_KEY
+(SECRET_KEY when that is not set).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import timedelta
 
 from asn1crypto import pkcs12 as asn1_pkcs12
 from cryptography import x509
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -84,12 +85,20 @@ def _outside_event_loop(function, *args, **kwargs):
 # --- Storing the certificate --------------------------------------------------------------
 
 
-def _fernet() -> Fernet:
-    secret = current_app.config["SECRET_KEY"]
+def _fernet_from(secret: str | bytes) -> Fernet:
     if isinstance(secret, str):
         secret = secret.encode("utf-8")
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(secret)
     return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _fernet() -> MultiFernet:
+    """Encrypts under SEAL_KEY when it is set (production requires it), else SECRET_KEY.
+    Decrypts under either, so setting SEAL_KEY later keeps stored passwords readable."""
+    config = current_app.config
+    keys = [config["SEAL_KEY"]] if config.get("SEAL_KEY") else []
+    keys.append(config["SECRET_KEY"])
+    return MultiFernet([_fernet_from(secret) for secret in keys])
 
 
 def _fingerprint(certificate: x509.Certificate) -> str:
@@ -193,6 +202,12 @@ def read_pkcs12(data: bytes, password: str) -> x509.Certificate:
         asn1_pkcs12.Pfx.load(data, strict=True).native  # noqa: B018
     except Exception:
         raise CertificateProblem(_l("Filen er ikke et PKCS#12-sertifikat. Velg en .p12- eller .pfx-fil.")) from None
+    # OpenSSL takes the password as a C string: a NUL in it makes cryptography panic (a
+    # BaseException, past `except Exception`), and no PKCS#12 file can have such a password.
+    if "\x00" in password:
+        raise CertificateProblem(
+            _l("Passordet er feil, eller filen er skadet. Sjekk passordet og prøv igjen."), field="password"
+        )
     try:
         key, certificate, _others = pkcs12.load_key_and_certificates(data, password.encode("utf-8") or None)
     except Exception:
@@ -252,7 +267,7 @@ def _signer(record: SealCertificate) -> tuple[signers.SimpleSigner, int]:
     try:
         password = _fernet().decrypt(record.password_encrypted.encode("ascii"))
     except InvalidToken:
-        raise SealError("the stored certificate password cannot be decrypted (has SECRET_KEY changed?)") from None
+        raise SealError("the stored certificate password cannot be decrypted (has SEAL_KEY or SECRET_KEY changed?)") from None
     try:
         signer = signers.SimpleSigner.load_pkcs12_data(record.pkcs12, other_certs=(), passphrase=password)
     except ValueError:
