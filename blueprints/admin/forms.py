@@ -8,7 +8,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Regexp, ValidationError
 
-from dugnad import catalogue
+from dugnad import catalogue, seal
 from dugnad.extensions import db
 from dugnad.models import Municipality, User
 from dugnad.sections import TEXT_MAX
@@ -16,7 +16,9 @@ from dugnad.sections import TEXT_MAX
 from ..formtools import StrippedMeta
 
 
-class UserForm(FlaskForm):
+class InviteForm(FlaskForm):
+    """A new staff member or administrator; they choose their password through an emailed link."""
+
     name = StringField(_l("Navn"), validators=[DataRequired(_l("Skriv navnet.")), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))])
     email = EmailField(
         _l("E-postadresse"),
@@ -24,11 +26,6 @@ class UserForm(FlaskForm):
     )
     title = StringField(_l("Stilling"), validators=[Length(max=120, message=_l("Stillingen kan ha høyst %(max)d tegn."))])
     role = SelectField(_l("Rolle"), choices=[SelectChoice("staff", _l("Saksbehandler")), SelectChoice("admin", _l("Administrator"))])
-    password = PasswordField(
-        _l("Midlertidig passord"),
-        description=_l("Minst 12 tegn. Gi det til brukeren på en trygg måte."),
-        validators=[DataRequired(_l("Skriv et passord.")), Length(min=12, max=200, message=_l("Passordet må ha minst %(min)d tegn."))],
-    )
 
     def validate_email(self, field):
         exists = db.session.scalar(select(User.id).where(func.lower(User.email) == field.data.strip().lower()))
@@ -104,12 +101,23 @@ class ClauseForm(FlaskForm):
     )
 
 
+#: Next to the file field when a seal certificate is too large: from the form, or from the
+#: request limit (admin.seal's 413).
+SEAL_TOO_LARGE = _l("Filen er for stor. Et segl-sertifikat (.p12 eller .pfx) er høyst 100 KB.")
+
+
 class SealForm(FlaskForm):
     """A municipality's own seal certificate, as a PKCS#12 file and its password."""
 
     file = FileField(_l("Sertifikatfil (.p12 eller .pfx)"), validators=[FileRequired(_l("Velg sertifikatfilen."))])
     # Not stripped: a password may begin or end with a space.
     password = PasswordField(_l("Passord til sertifikatfilen"))
+
+    def validate_file(self, field):
+        # Read no more than one byte past the limit: enough to know the file is too large.
+        self.content = field.data.read(seal.MAX_PKCS12_BYTES + 1)
+        if len(self.content) > seal.MAX_PKCS12_BYTES:
+            raise ValidationError(SEAL_TOO_LARGE)
 
 
 class ReviewLinksForm(FlaskForm):

@@ -11,30 +11,56 @@ from dugnad.models import ActivityArea, Clause, Municipality, User
 from dugnad.sections import DEFAULT_CLAUSES, SECTIONS, SECTIONS_BY_KEY
 
 from ..actor import current_actor
+from ..errors import MESSAGES as ERROR_MESSAGES
+from ..errors import _page as error_page
 from . import bp
-from .forms import DUPLICATE_AREA, ActivityAreaForm, ClauseForm, MunicipalityForm, ReviewLinksForm, SealForm, UserForm
+from .forms import (
+    DUPLICATE_AREA,
+    SEAL_TOO_LARGE,
+    ActivityAreaForm,
+    ClauseForm,
+    InviteForm,
+    MunicipalityForm,
+    ReviewLinksForm,
+    SealForm,
+)
 
 
 @bp.route("/users", methods=["GET", "POST"])
 @admin_required
 def users():
-    """The municipality's users; administrators add staff and administrators."""
-    form = UserForm()
+    """The municipality's users; administrators invite staff and administrators by email."""
+    form = InviteForm()
     if form.validate_on_submit():
-        user = accounts.create_user(
+        user = accounts.invite_user(
             current_user.municipality_id,
             form.email.data,
             form.name.data,
             form.role.data,
-            form.password.data,
+            current_actor(),
             title=form.title.data or "",
-            actor=current_actor(),
         )
         db.session.commit()
-        flash(_("%(name)s er lagt til.", name=user.name), "success")
+        flash(_("%(name)s er invitert. Invitasjonen er sendt til %(email)s.", name=user.name, email=user.email), "success")
         return redirect(url_for("admin.users"))
     people = db.session.scalars(scoped(User).order_by(User.name)).all()
-    return render_template("admin/users.html", users=people, form=form), 400 if form.errors else 200
+    return render_template(
+        "admin/users.html", users=people, form=form, has_password=accounts.has_password
+    ), 400 if form.errors else 200
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+@admin_required
+def reinvite(user_id: int):
+    """A new invitation link for someone who has not chosen a password yet."""
+    user = get_scoped_or_404(User, user_id)
+    if accounts.has_password(user) or not user.active:
+        flash(_("%(name)s har allerede laget passord. Glemt passord kan de be om selv på innloggingssiden.", name=user.name), "info")
+        return redirect(url_for("admin.users"))
+    accounts.resend_invitation(user, current_actor())
+    db.session.commit()
+    flash(_("Ny invitasjon er sendt til %(email)s.", email=user.email), "success")
+    return redirect(url_for("admin.users"))
 
 
 @bp.route("/municipalities", methods=["GET", "POST"])
@@ -184,6 +210,38 @@ def _save_clause(municipality_id: int, key: str, form: ClauseForm) -> None:
     db.session.commit()
 
 
+#: The seal page's request limit: the certificate's own, with room for the form around it.
+SEAL_REQUEST_MAX_BYTES = seal.MAX_PKCS12_BYTES + 64 * 1024
+
+
+@bp.url_value_preprocessor
+def limit_seal_upload(endpoint, values):
+    """A seal certificate is small: a larger post is refused before it is read (413).
+
+    Set here, not in the view: this hook runs before CSRFProtect's before_request,
+    which is the first to read the form (and so to enforce the limit)."""
+    if endpoint == "admin.seal":
+        request.max_content_length = SEAL_REQUEST_MAX_BYTES
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """Too large a certificate: the seal page again, the limit named next to the field.
+    The size is refused before the view checks the role: anyone else gets the plain page."""
+    if request.endpoint != "admin.seal" or not current_user.is_authenticated or not current_user.is_admin:
+        return error_page(413, *ERROR_MESSAGES[413])
+    form = SealForm(formdata=None)
+    form.file.errors = [SEAL_TOO_LARGE]
+    return _seal_page(form), 413
+
+
+def _seal_page(form: SealForm):
+    return render_template(
+        "admin/seal.html", form=form, certificate=seal.current(current_user.municipality_id),
+        max_kb=seal.MAX_PKCS12_BYTES // 1024,
+    )
+
+
 @bp.route("/seal", methods=["GET", "POST"], endpoint="seal")
 @admin_required
 def seal_certificate():
@@ -191,9 +249,8 @@ def seal_certificate():
     municipality_id = current_user.municipality_id
     form = SealForm()
     if form.validate_on_submit():
-        data = form.file.data.read(seal.MAX_PKCS12_BYTES + 1)
         try:
-            record = seal.upload(municipality_id, data, form.password.data or "", current_user.id, current_actor())
+            record = seal.upload(municipality_id, form.content, form.password.data or "", current_user.id, current_actor())
         except seal.CertificateProblem as problem:
             db.session.rollback()
             form[problem.field].errors.append(problem.message)
@@ -201,9 +258,7 @@ def seal_certificate():
             db.session.commit()
             flash(_("Segl-sertifikatet er byttet. Nye signerte avtaler forsegles med %(subject)s.", subject=record.subject), "success")
             return redirect(url_for("admin.seal"))
-    return render_template(
-        "admin/seal.html", form=form, certificate=seal.current(municipality_id), max_kb=seal.MAX_PKCS12_BYTES // 1024,
-    ), 400 if form.errors else 200
+    return _seal_page(form), 400 if form.errors else 200
 
 
 @bp.route("/review-links", methods=["GET", "POST"], endpoint="review_links")
