@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy
+from backdate import backdate_audit_events
 from helpers import link_in, login, outbox
 from pypdf import PdfReader
 from sqlalchemy import func, select
@@ -90,9 +91,8 @@ class Desk:
 
     def age(self, days: float) -> None:
         """Pretend the sending (and everything since) happened `days` earlier."""
+        backdate_audit_events(self.app, timedelta(days=days), AuditEvent.object_id == self.agreement)
         with self.app.app_context():
-            for event in db.session.scalars(select(AuditEvent).where(AuditEvent.object_id == self.agreement)):
-                event.created_at -= timedelta(days=days)
             for link in db.session.scalars(select(LinkToken).where(LinkToken.object_id == self.agreement)):
                 link.created_at -= timedelta(days=days)
             db.session.commit()

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from backdate import backdate_audit_events
 from helpers import link_in, login, outbox
 from sqlalchemy import select
 from test_mail import smtp_server  # noqa: F401  (a fixture: a real SMTP server on loopback)
@@ -43,12 +44,10 @@ def _actions(app, agreement_id: int) -> list[str]:
 
 def _age(app, agreement_id: int, days: float) -> None:
     """Pretend the send (and everything since) happened `days` earlier."""
+    backdate_audit_events(
+        app, timedelta(days=days), AuditEvent.object_type == "agreement", AuditEvent.object_id == agreement_id
+    )
     with app.app_context():
-        events = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.object_type == "agreement", AuditEvent.object_id == agreement_id)
-        ).all()
-        for event in events:
-            event.created_at -= timedelta(days=days)
         for link in db.session.scalars(select(LinkToken)):
             link.created_at -= timedelta(days=days)
         db.session.commit()

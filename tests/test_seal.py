@@ -425,8 +425,11 @@ def test_a_pdf_sealed_by_another_certificate_is_not_authentic(app, signed):
     unknown = "0" * 64
     with app.app_context():
         seal.current(signed.municipality_id).fingerprint = unknown
+        # The audit trail is append-only: a later countersign event names the unknown key.
         event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "countersign"))
-        event.details = {**event.details, "seal_certificate": unknown}
+        db.session.add(AuditEvent(**{
+            column.key: getattr(event, column.key) for column in AuditEvent.__table__.columns if column.key != "id"
+        } | {"details": {**event.details, "seal_certificate": unknown}}))
         db.session.commit()
     page = _check_file(app.test_client(), signed.pdf).get_data(as_text=True)
     assert "Ikke et ekte, uendret dokument fra Dugnad" in page

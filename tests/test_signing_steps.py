@@ -11,6 +11,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from backdate import backdate_audit_events
 from helpers import PASSWORD, link_in, login, outbox
 from sqlalchemy import select
 from world import ACCEPT, countersign_form, write_agreement
@@ -121,10 +122,7 @@ def _failures(app) -> list[AuditEvent]:
 
 def _age_failures(app, by: timedelta) -> None:
     """Move the wrong attempts so far back in time, as if the clock had run on."""
-    with app.app_context():
-        for event in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "countersign_password_failed")):
-            event.created_at -= by
-        db.session.commit()
+    backdate_audit_events(app, by, AuditEvent.action == "countersign_password_failed")
 
 
 def test_the_countersign_form_asks_for_the_password(client, accepted):

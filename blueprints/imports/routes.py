@@ -3,12 +3,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dugnad import importer
-from dugnad.access import get_scoped_or_404, scoped, staff_required
+from dugnad.access import STAFF_ROLES, get_scoped_or_404, scoped, staff_required
 from dugnad.extensions import db
 from dugnad.models import AuditEvent, RegistryImport
 from dugnad.ui import is_htmx
 
 from ..actor import current_actor
+from ..errors import MESSAGES as ERROR_MESSAGES
+from ..errors import _page as error_page
 from . import bp
 from .forms import UploadForm
 
@@ -29,7 +31,10 @@ def allow_large_upload(endpoint, values):
 
 @bp.errorhandler(413)
 def too_large(error):
-    """Too large a file: the upload page again, with the limit named next to the field."""
+    """Too large a file: the upload page again, with the limit named next to the field.
+    The size is refused before the view checks the role: anyone else gets the plain page."""
+    if not current_user.is_authenticated or current_user.role not in STAFF_ROLES:
+        return error_page(413, *ERROR_MESSAGES[413])
     form = UploadForm(formdata=None)
     form.file.errors = [
         _("Filen er for stor. Største tillatte størrelse er %(size)s MB. Pakk den med gzip (.gz) eller del den opp.",
