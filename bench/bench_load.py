@@ -93,9 +93,10 @@ def _version_sha(app, agreement_id: int) -> str:
             .order_by(AgreementVersion.number.desc()).limit(1))
 
 
-def whole_path(app, port: int, staff: Client, admin: Client, name: str, timings: dict, errors: list) -> bool:
-    """One organisation from registration to a sealed agreement. True when every step did
-    what it should."""
+def whole_path(app, port: int, staff: Client, admin: Client, name: str, timings: dict, errors: list,
+               until: str = "signed") -> int | None:
+    """One organisation from registration to a sealed agreement (or only until the agreement
+    is "written" or "accepted"). The agreement's id when every step did what it should."""
 
     def step(label: str, call, expected: int):
         start = time.perf_counter()
@@ -115,29 +116,40 @@ def whole_path(app, port: int, staff: Client, admin: Client, name: str, timings:
         "name": f"Lag {name}", "contacts-0-name": "Kari Nordmann", "contacts-0-email": email,
         "contacts-0-is_primary": "y"}), 302)
     if location is None:
-        return False
+        return None
     organization_id = int(re.search(r"/organizations/(\d+)", location).group(1))
     location = step("new agreement", lambda: staff.post("/agreements/new", {"organization_id": str(organization_id)}), 302)
     if location is None:
-        return False
+        return None
     agreement_id = int(re.search(r"/agreements/(\d+)", location).group(1))
     if step("details", lambda: staff.post(f"/agreements/{agreement_id}/details", {"title": f"Samarbeid {name}", "language": "nb"}), 302) is None:
-        return False
+        return None
     for key in SECTION_FORMS:
         if step("save section", lambda key=key: staff.post(f"/agreements/{agreement_id}/sections/{key}", section_form(key)), 302) is None:
-            return False
+            return None
+    if until == "written":
+        return agreement_id
     if step("send", lambda: staff.post(f"/agreements/{agreement_id}/send", {}), 302) is None:
-        return False
+        return None
     organisation = Session(port)  # no account: only the emailed link
     link = _review_path(app, email)
     if step("open link", lambda: organisation.request_full("GET", link), 200) is None:
-        return False
+        return None
     organisation.csrf = re.search(r'name="csrf_token" value="([^"]+)"', organisation.last_body).group(1)
     if step("accept", lambda: organisation.request_full(
             "POST", link, _form(organisation, ACCEPT), {"Content-Type": "application/x-www-form-urlencoded"}), 302) is None:
-        return False
-    form = {"role": "Kommunedirektør", "version_sha256": _version_sha(app, agreement_id), "password": PASSWORD}
-    return step("countersign (render + seal)", lambda: admin.post(f"/agreements/{agreement_id}/countersign", form), 302) is not None
+        return None
+    if until == "accepted":
+        return agreement_id
+    ok = step("countersign (render + seal)", lambda: admin.post(f"/agreements/{agreement_id}/countersign",
+                                                                countersign_form(app, agreement_id)), 302)
+    return agreement_id if ok is not None else None
+
+
+def countersign_form(app, agreement_id: int) -> dict:
+    """What the countersign page posts: the role, the fingerprint of the version the
+    organisation accepted (shown to the administrator), the password again."""
+    return {"role": "Kommunedirektør", "version_sha256": _version_sha(app, agreement_id), "password": PASSWORD}
 
 
 def counts(app) -> Counter:
@@ -178,7 +190,7 @@ def run(url: str, label: str) -> None:
             admin = Client(port, f"admin{number % MUNICIPALITIES}@lastby.example.no")
             mine: dict[str, list[float]] = {}
             for n in range(PATHS):
-                ok = whole_path(app, port, staff, admin, f"k{number}-{n}", mine, errors)
+                ok = whole_path(app, port, staff, admin, f"k{number}-{n}", mine, errors) is not None
                 with lock:
                     done["complete" if ok else "broken"] += 1
             with lock:

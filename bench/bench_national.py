@@ -367,13 +367,15 @@ def p95(ordered: list[float]) -> float:
     return ordered[max(0, math.ceil(len(ordered) * 0.95) - 1)]
 
 
-def serve(url: str, port: int) -> subprocess.Popen:
+def serve(url: str, port: int, log: Path = SERVER_LOG, **popen_options) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-national", "PYTHONPATH": str(ROOT)}
     config = ["-c", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else ["-w", "2", "--threads", "4"]
     server = subprocess.Popen(
         [str(Path(sys.executable).parent / "gunicorn"), *config, "--bind", f"127.0.0.1:{port}",
          "--access-logfile", "/dev/null", "bench.national_app:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=SERVER_LOG.open("w"),
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log.open("a"),
+        # Its own process group, so a fault bench can kill the master and its workers at once.
+        start_new_session=True, **popen_options,
     )
     for _ in range(100):
         try:
@@ -382,7 +384,7 @@ def serve(url: str, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.1)
     server.kill()
-    raise SystemExit(f"gunicorn did not start: {SERVER_LOG.read_text()[-2000:]}")
+    raise SystemExit(f"gunicorn did not start: {log.read_text()[-2000:]}")
 
 
 def run(url: str, label: str) -> None:

@@ -1,9 +1,15 @@
 """Friendly error pages: a clear Norwegian sentence and the right status, never a trace."""
 
+import errno
+import math
+
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
+from dugnad.accounts import INVITE, AccountLinkProblem
 from dugnad.extensions import db
 from dugnad.lifecycle import IllegalTransition
 from dugnad.tokens import LinkProblem
@@ -25,6 +31,16 @@ LINK_MESSAGES = {
     "revoked": (_l("Lenken er ikke lenger gyldig"), _l("Kommunen har sendt en nyere lenke eller trukket saken tilbake. Se etter en nyere e-post, eller ta kontakt med kommunen.")),
     "used": (_l("Lenken er allerede brukt"), _l("Svaret ditt er registrert. Kommunen tar kontakt ved behov.")),
 }
+
+
+#: Invitation and password reset links: what to do next differs from an organisation's link.
+ACCOUNT_LINK_MESSAGES = {
+    "unknown": (_l("Lenken virker ikke"), _l("Lenken er ukjent. Sjekk at du har kopiert hele lenken fra e-posten, eller be om en ny lenke.")),
+    "expired": (_l("Lenken er utløpt"), _l("Av sikkerhetshensyn gjelder lenken bare en stund. Be om en ny lenke for å lage passord.")),
+    "revoked": (_l("Lenken er ikke lenger gyldig"), _l("Kontoen er ikke aktiv. Ta kontakt med en administrator i kommunen.")),
+    "used": (_l("Lenken er allerede brukt"), _l("Passordet er allerede laget med denne lenken. Logg inn, eller be om en ny lenke hvis du har glemt det.")),
+}
+INVITE_EXPIRED = _l("Invitasjonen gjaldt i en begrenset tid. Be om en ny lenke for å lage passord, eller be administratoren i kommunen sende invitasjonen på nytt.")
 
 
 def _page(status: int, title, text):
@@ -52,6 +68,27 @@ def register_error_handlers(app: Flask) -> None:
         db.session.rollback()
         return _page(error.status, *LINK_MESSAGES[error.reason])
 
+    @app.errorhandler(AccountLinkProblem)
+    def account_link_problem(error: AccountLinkProblem):
+        db.session.rollback()
+        title, text = ACCOUNT_LINK_MESSAGES[error.reason]
+        if error.reason == "expired" and error.purpose == INVITE:
+            text = INVITE_EXPIRED
+        return render_template("auth/link_problem.html", title=title, text=text), error.status
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many_requests(error: RateLimitExceeded):
+        # The window of the limit that was hit: waiting that long always helps.
+        seconds = int(error.limit.limit.get_expiry())
+        minutes = max(1, math.ceil(seconds / 60))
+        text = ngettext(
+            "Du har prøvd mange ganger på kort tid. Vent %(num)d minutt, og prøv igjen.",
+            "Du har prøvd mange ganger på kort tid. Vent %(num)d minutter, og prøv igjen.",
+            minutes,
+        )
+        body, status, headers = _page(429, _l("For mange forsøk"), text)
+        return body, status, {**headers, "Retry-After": str(seconds)}
+
     @app.errorhandler(IllegalTransition)
     def illegal_transition(error: IllegalTransition):
         db.session.rollback()
@@ -62,4 +99,26 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
+        original = getattr(error, "original_exception", None)
+        if original is not None and storage_full(original):
+            # The change was rolled back whole (e.g. a sealed PDF that could not be stored):
+            # say what happened, so someone frees space instead of retrying blindly.
+            app.logger.error("storage full: %s", original)
+            return _page(507, _l("Lagringsplassen er full"), _l(
+                "Ingenting ble lagret, og ingenting er tapt: saken står som før. "
+                "Gi beskjed til driften av Dugnad, og prøv igjen når det er ledig plass."))
         return _page(500, *MESSAGES[500])
+
+
+def storage_full(error: BaseException) -> bool:
+    """A write failed for lack of room: no space left, a disk quota or a file-size limit
+    (OSError), or SQLite saying "database or disk is full" (through SQLAlchemy)."""
+    for _ in range(10):  # the chain of causes, not forever
+        if error is None:
+            return False
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return True
+        if "database or disk is full" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
