@@ -6,7 +6,7 @@ export FLASK_APP := app.py
 # The local PostgreSQL server of these machines; `make test` runs the suite on it too.
 TEST_POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
-.PHONY: bench run install install-dev translations migrate test test-sqlite test-postgres lint vendor extract-messages clean
+.PHONY: bench run serve install install-dev translations migrate test test-sqlite test-postgres lint vendor extract-messages clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,21 @@ translations: $(VENV)/.installed
 migrate: install
 	$(BIN)/flask db upgrade
 
+# With MAIL_SERVER set, the outbox worker runs in the background next to the web server,
+# and is stopped (SIGTERM) when the web server exits.
 run: migrate
 	@$(BIN)/flask demo
 	@echo "Dugnad runs on http://127.0.0.1:5000 (Ctrl+C stops it)."
+	@if [ -n "$$MAIL_SERVER" ]; then \
+		$(BIN)/flask outbox run & worker=$$!; \
+		trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	fi; \
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+# Production: gunicorn with gunicorn.conf.py (workers, threads, timeouts, logs to stdout).
+# Set DUGNAD_ENV=production and the rest first (README, Production).
+serve: migrate
+	$(BIN)/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
 test: install-dev
 	$(BIN)/ruff check .
@@ -96,3 +107,6 @@ bench: install-dev
 	$(BIN)/python bench/bench_print.py
 	$(BIN)/python bench/bench_start_page.py
 	$(BIN)/python bench/bench_report.py
+	$(BIN)/python bench/bench_national.py
+	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_faults.py

@@ -6,6 +6,7 @@ from flask import Flask
 def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .agreements import bp as agreements_bp
+    from .auditlog import bp as auditlog_bp
     from .auth import bp as auth_bp
     from .evaluations import bp as evaluations_bp
     from .imports import bp as imports_bp
@@ -32,5 +33,6 @@ def register_blueprints(app: Flask) -> None:
         privacy_bp,
         mailbox_bp,
         admin_bp,
+        auditlog_bp,
     ):
         app.register_blueprint(blueprint)

@@ -1,7 +1,10 @@
 """Command-line operations: `flask create-municipality`, `create-user`, `demo`, `outbox`,
-and the cron commands `reminders`, `expiry-notices`, `evaluations` and `retention`."""
+and the cron commands `reminders`, `expiry-notices`, `evaluations` and `retention`,
+and `backup`."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 from flask import Flask
@@ -88,16 +91,79 @@ def outbox_group():
     """The mail outbox."""
 
 
-@outbox_group.command("deliver")
-@with_appcontext
-def outbox_deliver_command():
-    """Send pending messages over SMTP (needs MAIL_SERVER)."""
+def _require_mail_server() -> None:
     from flask import current_app
 
     if not current_app.config["MAIL_SERVER"]:
         raise click.ClickException("MAIL_SERVER is not set; messages stay in the Mailbox page")
-    sent, failed = mail.deliver_pending()
+
+
+@outbox_group.command("deliver")
+@click.option("--max-batch", type=click.IntRange(min=1), default=100, show_default=True, help="Most messages to send.")
+@with_appcontext
+def outbox_deliver_command(max_batch):
+    """Send the pending messages that are due, once (needs MAIL_SERVER); the same as
+    `flask outbox run --once`. Messages waiting after a failure wait their time."""
+    _require_mail_server()
+    sent, failed = mail.deliver_due(limit=max_batch)
     click.echo(f"sent {sent}, failed {failed}")
+
+
+class _Stop(BaseException):
+    """Raised by the signal handler to cut the worker's pause between passes short."""
+
+
+@outbox_group.command("run")
+@click.option("--once", is_flag=True, help="One pass, then exit (for cron and tests).")
+@click.option("--max-batch", type=click.IntRange(min=1), default=100, show_default=True, help="Most messages per pass.")
+@click.option("--poll-seconds", type=click.FloatRange(min=0.1), help="Pause between passes [default: OUTBOX_POLL_SECONDS].")
+@with_appcontext
+def outbox_run_command(once, max_batch, poll_seconds):
+    """The outbox worker: deliver due messages until SIGTERM or Ctrl+C (needs MAIL_SERVER).
+    Several may run at once (on PostgreSQL); none sends a message another one sends."""
+    import signal
+    import time
+
+    from flask import current_app
+
+    _require_mail_server()
+    if once:
+        sent, failed = mail.deliver_due(limit=max_batch)
+        click.echo(f"sent {sent}, failed {failed}")
+        return
+
+    stopping = idle = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        # While a message is in hand the worker finishes it (raising here could leave it
+        # sent but not marked): it stops before the next. Asleep, it stops at once.
+        if idle:
+            raise _Stop
+
+    def sleep(seconds: float) -> None:
+        nonlocal idle
+        idle = True
+        try:
+            if not stopping:
+                time.sleep(seconds)
+        except _Stop:
+            pass
+        finally:
+            idle = False
+
+    # Left in place after the loop: a second signal while the process exits (`make run`
+    # sends SIGTERM after Ctrl+C) finds a handler that only sets the flag.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, stop)
+    poll = poll_seconds or current_app.config["OUTBOX_POLL_SECONDS"]
+    click.echo(f"outbox worker: polling every {poll:g} s; SIGTERM or Ctrl+C stops it")
+    try:
+        mail.work(poll, max_batch, should_stop=lambda: stopping, sleep=sleep, echo=click.echo)
+    except _Stop:  # the signal came a moment before or after the pause itself
+        pass
+    click.echo("outbox worker: stopped")
 
 
 def _queue_from_cron(operation, label: str, what: str) -> None:
@@ -112,7 +178,7 @@ def _queue_from_cron(operation, label: str, what: str) -> None:
         db.session.commit()
     click.echo(f"{what} queued: {queued}")
     if queued and current_app.config["MAIL_SERVER"]:
-        sent, failed = mail.deliver_pending()
+        sent, failed = mail.deliver_due()
         click.echo(f"sent {sent}, failed {failed}")
 
 
@@ -159,9 +225,25 @@ def retention_command():
     click.echo(f"contacts anonymised: {anonymised}")
 
 
+@click.command("backup")
+@click.argument("target", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def backup_command(target: Path):
+    """Back up the SQLite database, in use or not, into a new folder in TARGET (with a
+    manifest and SHA256SUMS). On PostgreSQL it explains pg_dump instead."""
+    from . import backup
+
+    try:
+        made = backup.backup_to(target)
+    except backup.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    files = ", ".join(f"{entry['name']} ({entry['bytes']} bytes)" for entry in made.manifest["files"])
+    click.echo(f"Backup in {made.directory}: {files}; signed PDFs checked: {made.manifest['signed_documents_checked']}.")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         create_municipality_command, create_user_command, demo_command, outbox_group, reminders_command,
-        expiry_notices_command, evaluations_command, retention_command,
+        expiry_notices_command, evaluations_command, retention_command, backup_command,
     ):
         app.cli.add_command(command)

@@ -102,6 +102,11 @@ class User(UserMixin, db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
+    def get_id(self) -> str:
+        # What Flask-Login keeps in the session; app.load_user accepts it only while the
+        # epoch is current, so raising the epoch ends every session made before.
+        return f"{self.id}:{self.session_epoch}"
+
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
@@ -492,7 +497,7 @@ class SealCertificate(db.Model):
 
     Either uploaded by an administrator as PKCS#12, or made self-signed by Dugnad on
     first use. The PKCS#12 password is stored only encrypted with a key derived from
-    the app's SECRET_KEY (dugnad.seal), never in plain text.
+    SEAL_KEY, or SECRET_KEY while that is unset (dugnad.seal), never in plain text.
     """
 
     __tablename__ = "seal_certificate"

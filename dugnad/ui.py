@@ -70,6 +70,13 @@ ACTION_LABELS = {
     "import": _l("Importert fra fil"),
     "anonymise": _l("Kontaktperson anonymisert"),
     "privacy_settings": _l("Innstillinger for personvern endret"),
+    "user_invited": _l("Bruker invitert"),
+    "invite_accepted": _l("Invitasjon tatt i bruk, passord laget"),
+    "password_reset_requested": _l("Lenke for nytt passord sendt"),
+    "password_reset": _l("Nytt passord laget med lenke"),
+    "password_changed": _l("Passord byttet"),
+    "login_locked": _l("Konto låst etter for mange feil passord"),
+    "mail_retry": _l("E-post sendes på nytt"),
 }
 
 ORG_TYPE_LABELS = {

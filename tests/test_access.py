@@ -23,7 +23,9 @@ ALL_RULES = list(create_app({"SECRET_KEY": "collect", "SQLALCHEMY_DATABASE_URI":
 def is_public(rule) -> bool:
     """Pages for people without an account: log in, choose a language, answer an emailed link,
     check a signed agreement, read the privacy notice and the accessibility statement."""
-    return rule.rule in ("/login", "/language", "/verify", "/personvern", "/tilgjengelighet") or rule.rule.startswith(("/r/", "/static/"))
+    return rule.rule in ("/login", "/language", "/verify", "/personvern", "/tilgjengelighet", "/account/forgot") or rule.rule.startswith(
+        ("/r/", "/static/", "/account/invite/", "/account/reset/")
+    )
 
 
 PRIVATE_RULES = [rule for rule in ALL_RULES if not is_public(rule)]
@@ -38,6 +40,7 @@ ACCESS = {
     "main.index": LOGGED_IN,
     "main.pipeline": STAFF,
     "auth.logout": LOGGED_IN,
+    "auth.change_password": LOGGED_IN,
     "organizations.index": STAFF,
     "organizations.new": STAFF,
     "organizations.show": STAFF,
@@ -97,7 +100,9 @@ ACCESS = {
     "evaluations.view": STAFF,
     "mailbox.index": ADMIN,
     "mailbox.show": ADMIN,
+    "mailbox.retry": ADMIN,
     "admin.users": ADMIN,
+    "admin.reinvite": ADMIN,
     "admin.activities": ADMIN,
     "admin.activity": ADMIN,
     "admin.clauses": ADMIN,
@@ -109,6 +114,8 @@ ACCESS = {
     "privacy.contact_export": STAFF,
     "privacy.anonymise": STAFF,
     "privacy.settings": ADMIN,
+    "auditlog.index": ADMIN,
+    "auditlog.export_csv": ADMIN,
 }
 
 
@@ -174,6 +181,7 @@ def test_every_route_has_a_rule():
         "evaluations.respond",
         "verify.index",
         "privacy.notice", "privacy.accessibility",
+        "auth.forgot_password", "auth.accept_invite", "auth.reset_password",
     }
 
 
@@ -515,3 +523,72 @@ def test_admin_cannot_manage_municipalities(shared):
     )
     assert response.status_code == 403
     assert snapshot(shared.app) == before
+
+
+# --- Public pages: the same answer whoever asks --------------------------------------
+#
+# A public page answers an anonymous visitor, every role and a user of another
+# municipality alike (an emailed link's token is its credential, not the session), except
+# that a logged-in user is sent from the login page to the start page. Token routes get
+# the world's real links; the account links, which the world does not keep, a made-up
+# token. A public GET route missing here fails.
+
+PUBLIC_GETS = {
+    # endpoint: (the world's link or a fixed path for <token>, the status for everyone)
+    "auth.login": (None, 200),
+    "auth.forgot_password": (None, 200),
+    "auth.accept_invite": ("made-up", 404),
+    "auth.reset_password": ("made-up", 404),
+    "verify.index": (None, 200),
+    "privacy.notice": (None, 200),
+    "privacy.accessibility": (None, 200),
+    "respond.invitation": ("invitation_link", 200),
+    "respond.agreement": ("review_link", 200),
+    # The "sent" agreement is not answered yet: its receipt page sends back to it.
+    "respond.agreement_done": ("review_link", 302),
+    "respond.agreement_version_pdf": ("review_link", 200),
+    # Not signed yet: no signed PDF behind the link.
+    "respond.agreement_signed_pdf": ("review_link", 404),
+    "evaluations.respond": ("evaluation_link", 200),
+    "static": (None, 200),
+}
+PUBLIC_GET_RULES = [rule for rule in ALL_RULES if is_public(rule) and "GET" in rule.methods]
+VISITORS = (None, "staff", "admin", "operator", "other municipality")
+
+
+def test_every_public_page_has_an_answer():
+    endpoints = {rule.endpoint for rule in PUBLIC_GET_RULES}
+    assert endpoints - PUBLIC_GETS.keys() == set(), "public GET routes not in PUBLIC_GETS: say what they answer"
+    assert PUBLIC_GETS.keys() - endpoints == set(), "PUBLIC_GETS names routes that no longer exist"
+
+
+def _other_municipalitys_admin(shared) -> str:
+    """An administrator of a second municipality, made once beside the module's world."""
+    email = "admin@dunvik.example.no"
+    with shared.app.app_context():
+        exists = db.session.scalar(select(User.id).where(User.email == email))
+        db.session.remove()
+    if not exists:
+        shared.factory.user(shared.factory.municipality("Dunvik kommune"), "admin", email=email)
+    return email
+
+
+@pytest.mark.parametrize("rule", [pytest.param(rule, id=rule.rule) for rule in PUBLIC_GET_RULES])
+def test_public_page_answers_everyone_alike(shared, rule):
+    assert rule.endpoint in PUBLIC_GETS, f"{rule.rule} ({rule.endpoint}) is not in PUBLIC_GETS: add it"
+    world = shared.get()["Cedervik"]
+    other_admin = _other_municipalitys_admin(shared)
+    link, status = PUBLIC_GETS[rule.endpoint]
+    values = {"filename": "css/app.css"}
+    if "token" in rule.arguments:
+        values["token"] = "made-up-token" if link == "made-up" else re.search(r"/r/[a-z]+/([^/]+)", getattr(world, link)).group(1)
+    url = rule.build(values, append_unknown=False)[1]
+    before = snapshot(shared.app)
+    for visitor in VISITORS:
+        email = other_admin if visitor == "other municipality" else (getattr(world, visitor) if visitor else None)
+        response = shared.client(email).get(url)
+        expected = 302 if rule.endpoint == "auth.login" and visitor else status
+        assert response.status_code == expected, f"{visitor or 'anonymous'} GET {url} -> {response.status_code}"
+        response.close()
+    if rule.endpoint not in ("respond.invitation", "respond.agreement", "evaluations.respond"):
+        assert snapshot(shared.app) == before  # opening an emailed link marks it opened; nothing else writes

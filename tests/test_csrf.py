@@ -47,6 +47,11 @@ POSTS = {
     "auth.login": (None, lambda w: {"email": w.admin, "password": "correct horse battery staple"}),
     "auth.language": ("admin", lambda w: {"lang": "en", "next": "/"}),
     "auth.logout": ("admin", lambda w: {}),
+    "auth.forgot_password": (None, lambda w: {"email": w.staff}),
+    "auth.accept_invite": (None, lambda w: {"password": "a new long password", "confirm": "a new long password"}),
+    "auth.reset_password": (None, lambda w: {"password": "a new long password", "confirm": "a new long password"}),
+    "auth.change_password": ("staff", lambda w: {"current": PASSWORD, "password": "a new long password", "confirm": "a new long password"}),
+    "admin.reinvite": ("admin", lambda w: {}),
     "organizations.new": ("staff", lambda w: {"name": "Nytt lag", "contacts-0-name": "Per", "contacts-0-email": "per@lag.no"}),
     "organizations.edit": ("staff", lambda w: {"name": "Endret navn"}),
     "organizations.delete": ("staff", lambda w: {}),
@@ -91,6 +96,7 @@ POSTS = {
     "verify.index": (None, lambda w: {"check": "number", "number": "2026-001", "fingerprint": "0" * 64}),
     "privacy.anonymise": ("staff", lambda w: {}),
     "privacy.settings": ("admin", lambda w: {"contact_retention_months": "24", "privacy_notice": "Ny tekst", "accessibility_statement": ""}),
+    "mailbox.retry": ("admin", lambda w: {}),
 }
 
 

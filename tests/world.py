@@ -22,7 +22,7 @@ from sqlalchemy import select
 from dugnad import evaluations
 from dugnad.extensions import db
 from dugnad.lifecycle import Actor
-from dugnad.models import ActivityArea, Agreement, Contact, Municipality
+from dugnad.models import ActivityArea, Agreement, Contact, Municipality, User
 from dugnad.timeutil import OSLO, now_utc
 
 #: The agreement states a World holds, each as its own agreement.
@@ -148,6 +148,8 @@ class World:
     evaluation_link: str = ""
     #: The primary contact person of the first organisation.
     contact_id: int = 0
+    #: A staff member invited by the admin, who has not chosen a password yet.
+    invited_user_id: int = 0
 
     def names(self) -> list[str]:
         """Every distinctive name this municipality's objects carry."""
@@ -174,6 +176,8 @@ class World:
             return self.evaluation_id
         if arg == "contact_id":
             return self.contact_id
+        if arg == "user_id":
+            return self.invited_user_id
         if arg == "agreement_id":
             state = {
                 "agreements.edit": "draft",
@@ -253,6 +257,11 @@ def build_world(app, factory, prefix: str) -> World:
         data={"action": "rename", f"area-{world.activity_area_id}-name": world.activity_area_name},
     )
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    invited = f"ny@{slug}.example.no"
+    response = client.post("/admin/users", data={"name": f"{prefix} Nyansatt", "email": invited, "role": "staff"})
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    with app.app_context():
+        world.invited_user_id = db.session.scalar(select(User.id).where(User.email == invited))
     world.deleted_organization_name = f"{prefix} Nedlagt lag"
     world.deleted_organization_id = factory.organization(municipality_id, name=world.deleted_organization_name)
     assert client.post(f"/organizations/{world.deleted_organization_id}/delete", data={}).status_code == 302
