@@ -125,3 +125,52 @@ def test_every_public_form_and_link_route_is_limited(apps):
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/r/"):
             assert rule.endpoint in limited, rule.rule
+
+
+@pytest.fixture
+def redis_url():
+    """A real Redis server on loopback, for as long as the test runs."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_app_servers_sharing_redis_count_together(apps, redis_url):
+    """Two app servers (two app objects, as two gunicorn processes or machines) with
+    RATELIMIT_STORAGE_URI pointing at one Redis: an address's attempts on both count
+    against one limit, so spreading them over servers does not get round it."""
+    first = apps(RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_LOGIN="4 per minute")
+    second = apps(RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_LOGIN="4 per minute")
+    wrong = {"email": "ukjent@kommune.example.no", "password": "gjetning"}
+    for app in (first, second, first, second):
+        assert app.test_client().post("/login", data=wrong).status_code == 401
+    _assert_limited(second.test_client().post("/login", data=wrong))
+    _assert_limited(first.test_client().post("/login", data=wrong))
+    # In memory (the default) each server counts alone: the same four leave both open.
+    alone = [apps(RATELIMIT_LOGIN="4 per minute") for _ in range(2)]
+    for app in (*alone, *alone):
+        assert app.test_client().post("/login", data=wrong).status_code == 401
+    assert alone[0].test_client().post("/login", data=wrong).status_code == 401
