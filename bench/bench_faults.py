@@ -240,7 +240,6 @@ def _plain(municipality_id: int, n: int) -> None:
 
 
 def disk_allowance_full(app, url: str, label: str) -> None:
-    database = Path(url.removeprefix("sqlite:///"))
     port = _free_port()
     server = serve(url, port)
     staff, admin = _fresh(port, 2)
