@@ -104,21 +104,22 @@ def register_error_handlers(app: Flask) -> None:
             # The change was rolled back whole (e.g. a sealed PDF that could not be stored):
             # say what happened, so someone frees space instead of retrying blindly.
             app.logger.error("storage full: %s", original)
-            return _page(507, _l("Lagringsplassen er full"), _l(
-                "Ingenting ble lagret, og ingenting er tapt: saken står som før. "
-                "Gi beskjed til driften av Dugnad, og prøv igjen når det er ledig plass."))
+            return _page(507, _l("Dugnad fikk ikke lagret"), _l(
+                "Disken der Dugnad lagrer, er full eller kan ikke skrives til. Ingenting ble lagret, "
+                "og ingenting er tapt: saken står som før. Gi beskjed til driften av Dugnad, og prøv igjen senere."))
         return _page(500, *MESSAGES[500])
 
 
 def storage_full(error: BaseException) -> bool:
     """A write failed for lack of room: no space left, a disk quota or a file-size limit
-    (OSError), or SQLite saying "database or disk is full" (through SQLAlchemy)."""
+    (OSError), or SQLite saying its file could not be written ("database or disk is full",
+    or "disk I/O error", which is what a refused write to its log becomes)."""
     for _ in range(10):  # the chain of causes, not forever
         if error is None:
             return False
         if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             return True
-        if "database or disk is full" in str(error):
+        if any(text in str(error) for text in ("database or disk is full", "disk I/O error")):
             return True
         error = error.__cause__ or error.__context__
     return False

@@ -61,7 +61,7 @@ def test_a_full_disk_while_sealing_says_so_and_loses_nothing(app, client, factor
         response = client.post(f"/agreements/{agreement_id}/countersign", data=form)
     page = response.get_data(as_text=True)
     assert response.status_code == 507, page[:500]
-    assert "Lagringsplassen er full" in page and "ingenting er tapt" in page
+    assert "Dugnad fikk ikke lagret" in page and "ingenting er tapt" in page
     with app.app_context():
         agreement = db.session.get(Agreement, agreement_id)
         assert agreement.state == "accepted" and agreement.signed_document is None
