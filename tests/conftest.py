@@ -7,10 +7,22 @@ import os
 
 import pytest
 from helpers import CSRFClient, Factory, empty_database, make_app
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 
 from app import create_app
 from dugnad.extensions import db
+
+# Hypothesis (tests/test_fuzz_forms.py): 200 examples per form in CI, derandomised so a
+# failure there is the same failure here; fewer locally. HYPOTHESIS_PROFILE picks one.
+_HYPOTHESIS = dict(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("ci", max_examples=200, derandomize=True, **_HYPOTHESIS)
+settings.register_profile("dev", max_examples=30, **_HYPOTHESIS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev"))
 
 
 def _database_url(tmp_path_factory) -> str:

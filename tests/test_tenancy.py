@@ -81,6 +81,8 @@ KNOWN = {
     # B's evaluation given A's view of it.
     "evaluations.view": lambda a, b: {"municipality_view": "Kapret vurdering"},
     "mailbox.show": None,
+    # B's message sent once more on A's word.
+    "mailbox.retry": lambda a, b: {},
     "admin.activity": lambda a, b: {"action": "rename", f"area-{b.activity_area_id}-name": "Kapret aktivitet"},
     "imports.preview": None,
     # Importing B's previewed file: it would add B's rows to B's registry, on A's word.
@@ -89,6 +91,8 @@ KNOWN = {
     "privacy.contact_export": None,
     # B's contact person erased on A's word.
     "privacy.anonymise": lambda a, b: {},
+    # B's invited user sent a new invitation on A's word.
+    "admin.reinvite": lambda a, b: {},
 }
 
 CASES = [
@@ -135,6 +139,7 @@ def test_every_object_route_is_known():
     # Only the four kinds of object a world holds appear in URLs.
     assert {arg for rule in OBJECT_RULES for arg in _int_args(rule)} == {
         "organization_id", "meeting_id", "agreement_id", "message_id", "import_id", "area_id", "evaluation_id", "contact_id",
+        "user_id",
         "number",  # of a version, within its agreement
     }
     for endpoint, post in KNOWN.items():
@@ -168,40 +173,113 @@ def test_other_municipalitys_object_is_404(shared, rule, method):
         assert shared.client(b.admin).get(url).status_code == 200, url
 
 
+#: Every route without an object id that a municipality's user can open or post to (the
+#: public ones aside): the tenant is the user's own municipality. For a GET: names of A
+#: that its page must show (B's must not show), or a reason the body is not compared.
+#: For a POST: the form A's administrator posts with B's ids in it, and the status that
+#: refuses it (None: the form takes no ids; what it writes is the poster's own
+#: municipality's, proven by the route's own tests). A route missing here fails.
+LIST_GETS: dict = {
+    "main.index": lambda a: [a.agreement_titles["accepted"]],  # waiting for the countersignature
+    "main.pipeline": lambda a: [],  # counts only: B's names must still not show
+    "organizations.index": lambda a: [a.organization_name],
+    "organizations.new": lambda a: [a.activity_area_name],  # A's catalogue offered
+    "imports.upload": lambda a: ["Last opp"],
+    "meetings.index": lambda a: [a.meeting_title],
+    "meetings.new": lambda a: [],
+    "agreements.index": lambda a: list(a.agreement_titles.values()),
+    "agreements.create": lambda a: [a.organization_name],  # A's organisations offered
+    "agreements.expiring": lambda a: [],
+    "agreements.batch": lambda a: [a.agreement_titles["signed"]],
+    "mailbox.index": lambda a: [a.message_subject],
+    "admin.users": lambda a: [a.admin, a.staff],
+    # The form shows the user's own address (for password managers).
+    "auth.change_password": lambda a: [a.admin],
+    "admin.activities": lambda a: [a.activity_area_name],
+    # The clause library takes no object id: the tenant is the user's own municipality.
+    "admin.clauses": lambda a: ["Standardtekster for avtaler"],
+    "admin.clause": lambda a: ["Bakgrunn og formål"],
+    # The world's signed agreement made A's own self-signed seal certificate.
+    "admin.seal": lambda a: [f"{a.prefix} kommune (selvutstedt segl, Dugnad)"],
+    "admin.review_links": lambda a: ["Krev engangskode før organisasjonen kan åpne avtalen"],
+    # The world's signed agreement has an evaluation, emailed and not yet answered.
+    "evaluations.index": lambda a: [a.agreement_titles["signed"]],
+    "privacy.settings": lambda a: ["Lagringstid for kontaktpersoner"],
+    # The report takes no object id; its coverage lists A's own activity catalogue.
+    "reports.council": lambda a: [f"{a.prefix} kommune", a.activity_area_name],
+    "reports.council_csv": lambda a: [a.activity_area_name],
+    "reports.council_pdf": "compressed PDF: the page it is made from is compared",
+    "reports.council_xlsx": "zipped workbook: the page it is made from is compared",
+    # The audit log: the municipality's own events, by its own people.
+    "auditlog.index": lambda a: [f"{a.prefix} Admin", "Sendt til organisasjonen"],
+    "auditlog.export_csv": lambda a: [f"{a.prefix} Admin", "Sendt til organisasjonen"],
+    "admin.municipalities": "operators only (403 for A's administrator): lists every municipality by design",
+}
+LIST_POSTS: dict = {
+    "agreements.create": (lambda a, b: {"organization_id": str(b.organization_id)}, 404),
+    "agreements.batch_pdf": (lambda a, b: {"agreement": [str(b.agreements["signed"])]}, 400),
+    "agreements.archive_zip": (lambda a, b: {"agreement": [str(b.agreements["signed"])]}, 400),
+    "organizations.new": None,
+    "imports.upload": None,
+    "meetings.new": None,
+    "admin.users": None,
+    "admin.activities": None,
+    "admin.clause": None,
+    "admin.seal": None,
+    "admin.review_links": None,
+    "privacy.settings": None,
+    "admin.municipalities": None,  # operators only
+    "auth.logout": None,
+    "auth.change_password": None,
+}
+PUBLIC = ("/login", "/language", "/verify", "/personvern", "/tilgjengelighet", "/r/", "/static/", "/account/forgot", "/account/invite/", "/account/reset/")
+LIST_RULES = [rule for rule in _rules() if not _int_args(rule) and not rule.rule.startswith(PUBLIC)]
+
+
+def test_every_route_without_an_object_is_known():
+    gets = {rule.endpoint for rule in LIST_RULES if "GET" in rule.methods}
+    posts = {rule.endpoint for rule in LIST_RULES if "POST" in rule.methods}
+    assert gets - LIST_GETS.keys() == set(), "GET routes without an object id not in LIST_GETS: add them"
+    assert LIST_GETS.keys() - gets == set(), "LIST_GETS names routes that no longer exist"
+    assert posts - LIST_POSTS.keys() == set(), "POST routes without an object id not in LIST_POSTS: add them"
+    assert LIST_POSTS.keys() - posts == set(), "LIST_POSTS names routes that no longer exist"
+
+
 @pytest.mark.parametrize(
-    "path", ["/organizations/", "/meetings/", "/agreements/", "/mailbox/", "/", "/admin/users", "/admin/clauses", "/admin/clauses/purpose", "/admin/seal", "/admin/review-links", "/evaluations/", "/reports/council", "/privacy/settings"]
+    "rule", [pytest.param(rule, id=rule.rule) for rule in LIST_RULES if "GET" in rule.methods]
 )
-def test_list_pages_show_only_own_municipality(shared, path):
+def test_pages_without_an_object_show_only_own_municipality(shared, rule):
+    assert rule.endpoint in LIST_GETS, f"{rule.rule} ({rule.endpoint}) is not in LIST_GETS in {__name__}: add it"
     worlds = shared.get()
     a, b = worlds[A], worlds[B]
-    response = shared.client(a.admin).get(path)
-    assert response.status_code == 200
+    url = rule.build(URL_WORDS, append_unknown=False)[1]
+    response = shared.client(a.admin).get(url)
+    own = LIST_GETS[rule.endpoint]
+    if isinstance(own, str):  # a reason the body is not compared
+        assert response.status_code == (403 if rule.endpoint == "admin.municipalities" else 200), url
+        return
+    assert response.status_code == 200, url
     page = response.get_data(as_text=True)
     for name in b.names() + [b.admin, b.staff, b.message_subject]:
-        assert name not in page, f"{path} shows {name!r} of {B}"
-    own = {
-        "/organizations/": [a.organization_name],
-        "/meetings/": [a.meeting_title],
-        "/agreements/": list(a.agreement_titles.values()),
-        "/mailbox/": [a.message_subject],
-        "/": [a.agreement_titles["accepted"]],  # waiting for the countersignature
-        "/admin/users": [a.admin, a.staff],
-        # The clause library takes no object id: the tenant is the user's own municipality.
-        "/admin/clauses": ["Standardtekster for avtaler"],
-        "/admin/clauses/purpose": ["Bakgrunn og formål"],
-        # The world's signed agreement made A's own self-signed seal certificate.
-        "/admin/seal": [f"{A} kommune (selvutstedt segl, Dugnad)"],
-        # The setting takes no object id: the tenant is the user's own municipality.
-        "/admin/review-links": ["Krev engangskode før organisasjonen kan åpne avtalen"],
-        # The world's signed agreement has an evaluation, emailed and not yet answered.
-        "/evaluations/": [a.agreement_titles["signed"]],
-        # The settings take no object id: the tenant is the user's own municipality.
-        "/privacy/settings": ["Lagringstid for kontaktpersoner"],
-        # The report takes no object id; its coverage lists A's own activity catalogue.
-        "/reports/council": [f"{A} kommune", a.activity_area_name],
-    }[path]
-    for name in own:
-        assert name in page, f"{path} does not show {name!r} of {A}"
+        assert name not in page, f"{url} shows {name!r} of {B}"
+    for name in own(a):
+        assert name in page, f"{url} does not show {name!r} of {A}"
+
+
+@pytest.mark.parametrize("endpoint", [endpoint for endpoint, post in LIST_POSTS.items() if post])
+def test_posts_naming_other_municipalitys_objects_are_refused(shared, endpoint):
+    worlds = shared.get()
+    a, b = worlds[A], worlds[B]
+    rule = next(rule for rule in LIST_RULES if rule.endpoint == endpoint)
+    form, status = LIST_POSTS[endpoint]
+    before = snapshot(shared.app)
+    response = shared.client(a.admin).post(rule.build(URL_WORDS, append_unknown=False)[1], data=form(a, b))
+    assert response.status_code == status
+    assert snapshot(shared.app) == before
+    if response.mimetype == "text/html":
+        page = response.get_data(as_text=True)
+        for name in b.names():
+            assert name not in page
 
 
 @pytest.mark.parametrize("htmx", [False, True])

@@ -19,6 +19,10 @@ from ..formtools import StrippedMeta
 class InviteForm(FlaskForm):
     """A new staff member or administrator; they choose their password through an emailed link."""
 
+    # Control characters dropped before the address is looked up (PostgreSQL refuses a NUL).
+    class Meta(StrippedMeta):
+        pass
+
     name = StringField(_l("Navn"), validators=[DataRequired(_l("Skriv navnet.")), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))])
     email = EmailField(
         _l("E-postadresse"),
@@ -34,6 +38,10 @@ class InviteForm(FlaskForm):
 
 
 class MunicipalityForm(FlaskForm):
+    # Control characters dropped before the number is looked up (PostgreSQL refuses a NUL).
+    class Meta(StrippedMeta):
+        pass
+
     name = StringField(_l("Navn"), validators=[DataRequired(_l("Skriv kommunens navn.")), Length(max=120, message=_l("Navnet kan ha høyst %(max)d tegn."))])
     kommunenummer = StringField(
         _l("Kommunenummer"),
@@ -59,9 +67,12 @@ DUPLICATE_AREA = _l("Katalogen har allerede et aktivitetsområde med dette navne
 class ActivityAreaForm(FlaskForm):
     """The name of an activity catalogue entry (adding one, or renaming one)."""
 
+    # Control characters dropped before the name is looked up (PostgreSQL refuses a NUL).
+    class Meta(StrippedMeta):
+        pass
+
     name = StringField(
         _l("Navn på aktivitetsområdet"),
-        filters=[lambda value: value.strip() if isinstance(value, str) else value],
         validators=[
             DataRequired(_l("Skriv navnet på aktivitetsområdet.")),
             Length(max=catalogue.NAME_MAX, message=_l("Navnet kan ha høyst %(max)d tegn.")),
