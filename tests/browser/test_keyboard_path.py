@@ -1,18 +1,22 @@
-"""The core path with the keyboard alone: Tab, Shift+Tab, Enter, Space, arrows and typing.
+"""The whole path with the keyboard alone: Tab, Shift+Tab, Enter, Space, arrows and typing.
 
 Log in, open the registry, register an organisation, go to the agreements and start
-one, write a section and "Lagre og fortsett", and reach the check page. No .click()
-and no .fill(): every step is a key press through page.keyboard, so a control that
-cannot be reached or used by keyboard fails here. At several steps the focused
-element must show that it has focus (an outline or a box-shadow).
+one, write a section and "Lagre og fortsett", reach the check page and send; the
+organisation accepts on its page; an administrator logs in, finds the agreement on the
+start page and countersigns. No .click() and no .fill(): every step is a key press
+through page.keyboard, so a control that cannot be reached or used by keyboard fails
+here. At several steps the focused element must show that it has focus (an outline or a
+box-shadow). The other thirteen sections are written by the same staff member through the
+app's own form posts (each kind of control is already done by keyboard above).
 """
 
 from __future__ import annotations
 
 import pytest
 from builder_pages import CHECK_HEADING
-from helpers import PASSWORD
+from helpers import PASSWORD, link_in, login, outbox
 from playwright.sync_api import expect
+from world import SECTION_FORMS, section_form
 
 from dugnad.sections import SECTIONS_BY_KEY, next_section
 
@@ -80,9 +84,10 @@ def assert_focus_visible(page, what: str) -> None:
 
 
 @pytest.mark.browser
-def test_core_path_by_keyboard_alone(app, factory, live_server, new_context):
+def test_whole_path_by_keyboard_alone(app, factory, live_server, new_context):
     municipality = factory.municipality("Tastevik kommune")
     staff = factory.user(municipality, "staff", name="Siri Saksbehandler")
+    admin = factory.user(municipality, "admin", name="Anne Admin")
     page = new_context().new_page()
 
     # Log in.
@@ -163,6 +168,55 @@ def test_core_path_by_keyboard_alone(app, factory, live_server, new_context):
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1, name=CHECK_HEADING)).to_be_visible()
     assert "/check" in page.url
+
+    # The rest of the sections, then send from the check page.
+    agreement_id = int(page.url.split("/agreements/")[1].split("/")[0])
+    writer = app.test_client()
+    login(writer, staff)
+    for key in SECTION_FORMS:
+        if key != "purpose":
+            response = writer.post(f"/agreements/{agreement_id}/sections/{key}", data=section_form(key))
+            assert response.status_code == 302, key
+    page.reload()
+    expect(page.get_by_role("heading", level=1, name=CHECK_HEADING)).to_be_visible()
+    send = page.get_by_role("button", name=f"Send til {ORG}")
+    tab_to(page, send)
+    assert_focus_visible(page, "the send button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1, name=AGREEMENT)).to_be_visible()
+    expect(page.locator("#agreement-status")).to_contain_text("Sendt til organisasjonen. Venter på svar.")
+
+    # The organisation, from the link in its email, accepts with the keyboard.
+    reviewer = new_context().new_page()
+    reviewer.goto(link_in(outbox(app, to="kari@tastevik.example.no")[-1]))
+    expect(reviewer.get_by_role("heading", level=1, name="Samarbeidsavtale til gjennomsyn")).to_be_visible()
+    type_into(reviewer, reviewer.get_by_label("Fullt navn"), "Kari Nordmann")
+    type_into(reviewer, reviewer.get_by_label("Rolle i organisasjonen"), "styreleder")
+    authority = reviewer.get_by_label("Jeg bekrefter at jeg har fullmakt")
+    press(reviewer, authority, "Space")
+    expect(authority).to_be_checked()
+    assert_focus_visible(reviewer, "the authority checkbox")
+    type_into(reviewer, reviewer.get_by_label("Signatur", exact=True), "Kari Nordmann")
+    press(reviewer, reviewer.get_by_role("button", name="Godta avtalen"))
+    expect(reviewer.get_by_role("heading", level=1, name="Takk for svaret.")).to_be_visible()
+
+    # The administrator logs in, finds it on the start page and countersigns.
+    signer = new_context().new_page()
+    signer.goto("/login")
+    type_into(signer, signer.get_by_label("E-postadresse"), admin)
+    type_into(signer, signer.get_by_label("Passord"), PASSWORD)
+    signer.keyboard.press("Enter")
+    expect(signer.get_by_role("heading", level=3, name="Klar for kommunens signatur")).to_be_visible()
+    press(signer, signer.get_by_role("link", name=f"{AGREEMENT}", exact=False).first)
+    expect(signer.get_by_role("heading", level=1, name=AGREEMENT)).to_be_visible()
+    signer.wait_for_load_state("load")
+    type_into(signer, signer.get_by_label("Din rolle i kommunen"), "Kommunedirektør")
+    type_into(signer, signer.get_by_label("Ditt passord"), PASSWORD)
+    sign = signer.get_by_role("button", name="Signer avtalen")
+    tab_to(signer, sign)
+    assert_focus_visible(signer, "the countersign button")
+    signer.keyboard.press("Enter")
+    expect(signer.locator("#agreement-status")).to_contain_text("Avtalen er signert av begge parter.")
 
 
 def _organization_id(page, name: str) -> int:
