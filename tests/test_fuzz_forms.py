@@ -212,13 +212,15 @@ def shared(database_url):
 
 def _account_link(app, world, endpoint: str) -> str:
     """The emailed link an account route is opened with: the world's invited user's
-    invitation, or a password reset the administrator asks for now."""
+    invitation, or a password reset that user asks for now (not a user the other tests
+    post as: setting a password ends the user's other sessions)."""
     with app.app_context():
         invited = db.session.get(User, world.invited_user_id).email
-    if endpoint == "auth.accept_invite":
-        return _account_path(outbox(app, to=invited)[-1])
-    assert app.test_client().post("/account/forgot", data={"email": world.admin}).status_code in (200, 302)
-    return _account_path(outbox(app, to=world.admin)[-1])
+    if endpoint == "auth.reset_password":
+        assert app.test_client().post("/account/forgot", data={"email": invited}).status_code in (200, 302)
+    path = _account_path(outbox(app, to=invited)[-1])
+    assert path.startswith("/account/reset/" if endpoint == "auth.reset_password" else "/account/invite/"), path
+    return path
 
 
 def _account_path(message) -> str:
