@@ -55,6 +55,8 @@ def test_registry_and_catalogue_with_javascript(app, factory, live_server, new_c
     page.get_by_role("link", name="Alle organisasjoner").click()
     rows = page.locator("#organization-rows tbody tr")
     expect(rows).to_have_count(2)
+    # htmx is a deferred script: a change made before it has run would go unheard (CI, busy).
+    page.wait_for_load_state("load")
     page.get_by_label("Aktivitetsområde").select_option(label="Leksehjelp")
     expect(rows).to_have_count(1)
     expect(page).to_have_url(re.compile(r"/organizations/\?area=\d+$"))
