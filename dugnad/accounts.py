@@ -296,6 +296,9 @@ def request_password_reset(email: str, actor: Actor) -> None:
         _l("Lag nytt passord i Dugnad"),
         "account_reset",
         locale=user.locale,
+        # Sent by the worker, not during the request: a slower answer (the SMTP round
+        # trip) would tell whoever asked that the address has an account.
+        deliver_now=False,
         user=user,
         municipality=municipality,
         link=url_for("auth.reset_password", token=token, _external=True),

@@ -53,11 +53,14 @@ def queue(
     template: str,
     locale: str = "nb",
     attachments: tuple[tuple[str, str, bytes], ...] = (),
+    deliver_now: bool = True,
     **context,
 ) -> OutboxMessage:
     """Add a message to the outbox; `subject` may be a lazy string.
 
     `attachments` are (filename, content type, bytes), e.g. a calendar invitation.
+    `deliver_now=False` leaves it to the outbox worker instead of sending it right after
+    the request (when how long the answer takes must not tell anything).
 
     Mail is written in the recipient's language (bokmål for organisations), not
     in the language of whoever caused it.
@@ -75,7 +78,8 @@ def queue(
             ],
         )
     db.session.add(message)
-    deliver_after_request(message)
+    if deliver_now:
+        deliver_after_request(message)
     return message
 
 
